@@ -2,13 +2,19 @@
 //! state, and the pure rules over them. No I/O lives here.
 
 mod mac;
+mod phone_setting;
 mod phone_type;
+mod role;
 mod setting_server;
 mod slug;
+mod timestamp;
 mod user_agent;
 
 pub use mac::{Mac, MacError};
+pub use phone_setting::{Permission, PhoneSetting, PhoneSettingError, SettingName, SettingValue};
 pub use phone_type::{FirmwareVersion, PhoneType, PhoneTypeError};
+pub use role::Role;
 pub use setting_server::{SettingServerUrl, SettingServerUrlError};
 pub use slug::{ProfileId, SlugError, TenantId};
+pub use timestamp::Timestamp;
 pub use user_agent::{UserAgentInfo, parse_user_agent};

@@ -141,15 +141,23 @@ mod tests {
             "000413aabbcc",
             "000413AABBCC",
         ] {
-            let mac: Mac = spelling.parse().unwrap_or_else(|e| panic!("{spelling}: {e}"));
+            let mac: Mac = spelling
+                .parse()
+                .unwrap_or_else(|e| panic!("{spelling}: {e}"));
             assert_eq!(mac.to_string(), "000413AABBCC");
         }
     }
 
     #[test]
     fn accepts_any_oui() {
-        assert_eq!("00087b0a0b0c".parse::<Mac>().unwrap().to_string(), "00087B0A0B0C");
-        assert_eq!("ffffffffffff".parse::<Mac>().unwrap().to_string(), "FFFFFFFFFFFF");
+        assert_eq!(
+            "00087b0a0b0c".parse::<Mac>().unwrap().to_string(),
+            "00087B0A0B0C"
+        );
+        assert_eq!(
+            "ffffffffffff".parse::<Mac>().unwrap().to_string(),
+            "FFFFFFFFFFFF"
+        );
     }
 
     #[test]

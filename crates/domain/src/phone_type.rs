@@ -104,7 +104,14 @@ mod tests {
         for ok in ["snomD785", "snom710", "snomM900", "snom_PA1", "x"] {
             assert_eq!(ok.parse::<PhoneType>().unwrap().as_str(), ok);
         }
-        for bad in ["", "snom-D785", "snom D785", "snomD785.htm", &"a".repeat(33), "snöm"] {
+        for bad in [
+            "",
+            "snom-D785",
+            "snom D785",
+            "snomD785.htm",
+            &"a".repeat(33),
+            "snöm",
+        ] {
             assert!(bad.parse::<PhoneType>().is_err(), "{bad:?}");
         }
     }

@@ -27,7 +27,9 @@ pub enum SettingServerUrlError {
     TooLong,
     #[error("a setting server URL must start with http:// or https://")]
     Scheme,
-    #[error("unknown placeholder: only {{mac}}, {{phone_type}} and {{firmware_version}} are expanded")]
+    #[error(
+        "unknown placeholder: only {{mac}}, {{phone_type}} and {{firmware_version}} are expanded"
+    )]
     Placeholder,
     #[error("not an absolute URL with a host, or it holds spaces or control characters")]
     Malformed,
@@ -43,7 +45,9 @@ fn check(s: &str) -> Result<(), SettingServerUrlError> {
     if s.len() > MAX_SETTING_SERVER_URL_LEN {
         return Err(SettingServerUrlError::TooLong);
     }
-    if s.bytes().any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii()) {
+    if s.bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
+    {
         return Err(SettingServerUrlError::Malformed);
     }
     let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
@@ -149,7 +153,11 @@ mod tests {
             ("https://pbx.exämple.com/", Malformed),
         ];
         for (input, expected) in cases {
-            assert_eq!(input.parse::<SettingServerUrl>(), Err(expected), "{input:?}");
+            assert_eq!(
+                input.parse::<SettingServerUrl>(),
+                Err(expected),
+                "{input:?}"
+            );
         }
         let long = format!("https://pbx.example.com/{}", "a".repeat(2048));
         assert_eq!(long.parse::<SettingServerUrl>(), Err(TooLong));

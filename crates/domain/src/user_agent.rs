@@ -39,18 +39,17 @@ pub fn parse_user_agent(user_agent: &str) -> Option<UserAgentInfo> {
 fn find_model<'a>(tokens: &[&'a str]) -> Option<(PhoneType, Option<&'a str>)> {
     for (i, token) in tokens.iter().enumerate() {
         let next = tokens.get(i + 1).copied();
-        if let Some(model) = token.strip_suffix("-SIP") {
-            if has_snom_prefix(model) {
-                return Some((model.parse().ok()?, next));
-            }
+        if let Some(model) = token.strip_suffix("-SIP").filter(|m| has_snom_prefix(m)) {
+            return Some((model.parse().ok()?, next));
         } else if token.eq_ignore_ascii_case("snom") {
             let model = next?;
             let phone_type = format!("snom{model}").parse().ok()?;
             return Some((phone_type, tokens.get(i + 2).copied()));
-        } else if let Some((model, version)) = token.split_once('/') {
-            if has_snom_prefix(model) && model.len() > 4 {
-                return Some((model.parse().ok()?, Some(version)));
-            }
+        } else if let Some((model, version)) = token
+            .split_once('/')
+            .filter(|(model, _)| has_snom_prefix(model) && model.len() > 4)
+        {
+            return Some((model.parse().ok()?, Some(version)));
         }
     }
     None
@@ -81,7 +80,9 @@ mod tests {
     #[test]
     fn desk_phone_with_mac() {
         assert_eq!(
-            info("Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)"),
+            info(
+                "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)"
+            ),
             ("snomD785".into(), some("10.1.33.33"), some("000413922D24"))
         );
         assert_eq!(
@@ -89,7 +90,9 @@ mod tests {
             ("snom710".into(), some("8.7.5.35"), some("000413741767"))
         );
         assert_eq!(
-            info("Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 (Feb 25 2019 - 14:19:43) 00041396D9B4 SXM:0 UXM:0 UXMC:0)"),
+            info(
+                "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 (Feb 25 2019 - 14:19:43) 00041396D9B4 SXM:0 UXM:0 UXMC:0)"
+            ),
             ("snomD785".into(), some("10.1.169.16"), some("00041396D9B4"))
         );
     }

@@ -1,1 +1,42 @@
-fn main() {}
+//! The `signpost` binary: reads configuration, wires the adapters it names to the services
+//! and runs a command.
+
+mod cli;
+mod config;
+mod serve;
+mod telemetry;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("signpost: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("signpost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, no backtrace.
+            eprintln!("signpost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

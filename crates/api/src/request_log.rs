@@ -1,0 +1,42 @@
+//! One log line per request, at the boundary, and a request id on every response.
+
+use std::time::Instant;
+
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A caller's request id is kept when it is short and printable (so it can be correlated
+/// across systems); otherwise a fresh one is made.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Logs method, path (never the query: it can carry MACs of phones we do not know),
+/// status and duration; never headers or bodies.
+pub async fn log_request<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut response = match next.call(req).await {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(target: "signpost::http", %method, %path, status, micros, request_id = %id, "request");
+    Ok(response)
+}

@@ -1,0 +1,572 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `SIGNPOST_*`
+//! environment variables. Every key has the same name in both places (the variable is the
+//! key in upper case behind `SIGNPOST_`); unknown keys are refused, so a typo never silently
+//! falls back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Every configuration key, its kind and what it does (also the README's reference table).
+pub const KEYS: &[(&str, Kind, &str)] = &[
+    (
+        "listen",
+        Kind::Text,
+        "address and port to serve on (default 127.0.0.1:8080)",
+    ),
+    (
+        "data_dir",
+        Kind::Text,
+        "directory for embedded state (default ./signpost-data)",
+    ),
+    (
+        "database_url",
+        Kind::Text,
+        "postgres://… or sqlite:… (default: sqlite file in data_dir)",
+    ),
+    (
+        "database_max_connections",
+        Kind::Integer,
+        "registry connection pool size (default 10)",
+    ),
+    (
+        "redis_url",
+        Kind::Text,
+        "redis://… (unset: in-process cache only)",
+    ),
+    (
+        "redis_prefix",
+        Kind::Text,
+        "prefix of every Redis key and channel (default signpost:)",
+    ),
+    (
+        "s3_bucket",
+        Kind::Text,
+        "bucket for files (unset: files in data_dir/blobs)",
+    ),
+    (
+        "s3_endpoint",
+        Kind::Text,
+        "S3 endpoint URL for S3-compatible stores (unset: AWS)",
+    ),
+    (
+        "s3_region",
+        Kind::Text,
+        "S3 region (unset: from the AWS chain, else us-east-1)",
+    ),
+    (
+        "s3_path_style",
+        Kind::Bool,
+        "path-style bucket addressing (default false)",
+    ),
+    ("log_format", Kind::Text, "text or json (default text)"),
+];
+
+/// Variables with the `SIGNPOST_` prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["SIGNPOST_CONFIG"];
+/// Reserved for the test suite (see crates/testkit).
+const TEST_PREFIX: &str = "SIGNPOST_TEST_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Bool,
+}
+
+/// One line naming the bad key and where it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {origin}: {reason}")]
+pub struct ConfigError {
+    origin: String,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(origin: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub registry: RegistryBackend,
+    pub blobs: BlobBackend,
+    pub cache: CacheBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which registry adapter runs; matched once, in the wiring.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RegistryBackend {
+    Sqlite { url: String, max_connections: u32 },
+    Postgres { url: Secret, max_connections: u32 },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BlobBackend {
+    Fs {
+        root: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        path_style: bool,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum CacheBackend {
+    Memory,
+    Redis { url: Secret, prefix: String },
+}
+
+/// A URL that may carry a password: printed and logged with the password masked.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn masked(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("****"));
+                url.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.masked())
+    }
+}
+
+/// Raw values by key, with where each came from (for error messages).
+#[derive(Debug, Default)]
+struct Layers {
+    values: BTreeMap<&'static str, (toml::Value, String)>,
+}
+
+impl Config {
+    /// Loads the configuration from `file` (if given) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut layers = Layers::default();
+        if let Some(path) = file {
+            layers.read_file(path)?;
+        }
+        layers.read_env(env)?;
+        layers.validate()
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_display(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn key(name: &str) -> Option<(&'static str, Kind)> {
+    KEYS.iter()
+        .find(|(k, _, _)| *k == name)
+        .map(|(k, kind, _)| (*k, *kind))
+}
+
+impl Layers {
+    fn read_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&origin, format!("cannot read: {e}")))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::new(&origin, e.message().to_owned()))?;
+        for (name, value) in table {
+            let Some((name, kind)) = key(&name) else {
+                return Err(ConfigError::new(&origin, format!("unknown key `{name}`")));
+            };
+            let fits = matches!(
+                (kind, &value),
+                (Kind::Text, toml::Value::String(_))
+                    | (Kind::Integer, toml::Value::Integer(_))
+                    | (Kind::Bool, toml::Value::Boolean(_))
+            );
+            let origin = format!("{name} in {origin}");
+            if !fits {
+                return Err(ConfigError::new(
+                    origin,
+                    format!("must be {}", kind_name(kind)),
+                ));
+            }
+            self.values.insert(name, (value, origin));
+        }
+        Ok(())
+    }
+
+    fn read_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (variable, raw) in env {
+            let Some(name) = variable.strip_prefix("SIGNPOST_") else {
+                continue;
+            };
+            if variable.starts_with(TEST_PREFIX) || NOT_KEYS.contains(&variable.as_str()) {
+                continue;
+            }
+            let Some((name, kind)) = key(&name.to_ascii_lowercase()) else {
+                return Err(ConfigError::new(
+                    &variable,
+                    "unknown configuration variable",
+                ));
+            };
+            let value = match kind {
+                Kind::Text => toml::Value::String(raw),
+                Kind::Integer => raw
+                    .parse()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| ConfigError::new(&variable, "must be an integer"))?,
+                Kind::Bool => match raw.as_str() {
+                    "true" | "1" => toml::Value::Boolean(true),
+                    "false" | "0" => toml::Value::Boolean(false),
+                    _ => return Err(ConfigError::new(&variable, "must be true or false")),
+                },
+            };
+            self.values.insert(name, (value, variable));
+        }
+        Ok(())
+    }
+
+    fn text(&self, name: &str) -> Option<(&str, &str)> {
+        match self.values.get(name) {
+            Some((toml::Value::String(s), origin)) if !s.is_empty() => Some((s, origin)),
+            _ => None,
+        }
+    }
+
+    fn integer(&self, name: &str) -> Option<(i64, &str)> {
+        match self.values.get(name) {
+            Some((toml::Value::Integer(i), origin)) => Some((*i, origin)),
+            _ => None,
+        }
+    }
+
+    fn bool(&self, name: &str) -> Option<bool> {
+        match self.values.get(name) {
+            Some((toml::Value::Boolean(b), _)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn validate(self) -> Result<Config, ConfigError> {
+        let listen = match self.text("listen") {
+            Some((value, origin)) => value.parse().map_err(|_| {
+                ConfigError::new(origin, format!("`{value}` is not an address:port"))
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let data_dir = PathBuf::from(self.text("data_dir").map_or("./signpost-data", |(v, _)| v));
+        let log_format = match self.text("log_format") {
+            None | Some(("text", _)) => LogFormat::Text,
+            Some(("json", _)) => LogFormat::Json,
+            Some((_, origin)) => return Err(ConfigError::new(origin, "must be text or json")),
+        };
+        let max_connections = match self.integer("database_max_connections") {
+            None => 10,
+            Some((n, origin)) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ConfigError::new(origin, "must be between 1 and 1000"))?,
+        };
+        let registry = match self.text("database_url") {
+            None => RegistryBackend::Sqlite {
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("registry.db").display()
+                ),
+                max_connections,
+            },
+            Some((url, origin)) => {
+                let parsed = url::Url::parse(url).map_err(|_| {
+                    ConfigError::new(origin, "is not a URL (postgres://… or sqlite:…)")
+                })?;
+                match parsed.scheme() {
+                    "postgres" | "postgresql"
+                        if parsed.host_str().is_some_and(|h| !h.is_empty()) =>
+                    {
+                        RegistryBackend::Postgres {
+                            url: Secret(url.to_owned()),
+                            max_connections,
+                        }
+                    }
+                    "sqlite" => RegistryBackend::Sqlite {
+                        url: url.to_owned(),
+                        max_connections,
+                    },
+                    _ => {
+                        return Err(ConfigError::new(
+                            origin,
+                            "must be postgres://user@host/db or sqlite:path",
+                        ));
+                    }
+                }
+            }
+        };
+        let cache = match self.text("redis_url") {
+            None => CacheBackend::Memory,
+            Some((url, origin)) => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|_| ConfigError::new(origin, "is not a URL (redis://host:port)"))?;
+                if !matches!(parsed.scheme(), "redis" | "rediss")
+                    || parsed.host_str().is_none_or(str::is_empty)
+                {
+                    return Err(ConfigError::new(
+                        origin,
+                        "must be redis://host[:port][/db] or rediss://…",
+                    ));
+                }
+                let prefix = self
+                    .text("redis_prefix")
+                    .map_or("signpost:", |(v, _)| v)
+                    .to_owned();
+                CacheBackend::Redis {
+                    url: Secret(url.to_owned()),
+                    prefix,
+                }
+            }
+        };
+        let blobs = match self.text("s3_bucket") {
+            None => BlobBackend::Fs {
+                root: data_dir.join("blobs"),
+            },
+            Some((bucket, _)) => {
+                let endpoint = match self.text("s3_endpoint") {
+                    None => None,
+                    Some((endpoint, origin)) => {
+                        let ok = url::Url::parse(endpoint).is_ok_and(|u| {
+                            matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
+                        });
+                        if !ok {
+                            return Err(ConfigError::new(origin, "must be an http(s):// URL"));
+                        }
+                        Some(endpoint.to_owned())
+                    }
+                };
+                BlobBackend::S3 {
+                    bucket: bucket.to_owned(),
+                    endpoint,
+                    region: self.text("s3_region").map(|(v, _)| v.to_owned()),
+                    path_style: self.bool("s3_path_style").unwrap_or(false),
+                }
+            }
+        };
+        if self.text("s3_bucket").is_none() {
+            for name in ["s3_endpoint", "s3_region"] {
+                if let Some((_, origin)) = self.text(name) {
+                    return Err(ConfigError::new(origin, "is set but s3_bucket is not"));
+                }
+            }
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            log_format,
+            registry,
+            blobs,
+            cache,
+        })
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a string",
+        Kind::Integer => "an integer",
+        Kind::Bool => "true or false",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signpost.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        Config::load_from(file.map(|_| path.as_path()), env(vars))
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(
+            matches!(config.registry, RegistryBackend::Sqlite { ref url, .. } if url == "sqlite://./signpost-data/registry.db?mode=rwc")
+        );
+        assert!(matches!(config.blobs, BlobBackend::Fs { .. }));
+        assert!(matches!(config.cache, CacheBackend::Memory));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let config = load(
+            Some("listen = \"0.0.0.0:9000\"\nredis_url = \"redis://file:6379\"\n"),
+            &[
+                ("SIGNPOST_REDIS_URL", "redis://env:6379"),
+                ("SIGNPOST_S3_BUCKET", "b"),
+                ("SIGNPOST_S3_PATH_STYLE", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert!(
+            matches!(config.cache, CacheBackend::Redis { ref url, .. } if url.expose() == "redis://env:6379")
+        );
+        assert!(matches!(
+            config.blobs,
+            BlobBackend::S3 {
+                path_style: true,
+                ..
+            }
+        ));
+    }
+
+    /// A configuration file (if any), environment variables, and what the error must say.
+    type BadConfig<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
+    #[test]
+    fn errors_name_the_key_in_one_line() {
+        let cases: &[BadConfig] = &[
+            (Some("colour = \"red\"\n"), &[], "unknown key `colour`"),
+            (
+                None,
+                &[("SIGNPOST_DATABSE_URL", "x")],
+                "SIGNPOST_DATABSE_URL: unknown configuration variable",
+            ),
+            (
+                None,
+                &[("SIGNPOST_DATABASE_URL", "mysql://x/y")],
+                "SIGNPOST_DATABASE_URL: must be postgres://",
+            ),
+            (
+                None,
+                &[("SIGNPOST_DATABASE_URL", "not a url")],
+                "SIGNPOST_DATABASE_URL: is not a URL",
+            ),
+            (
+                None,
+                &[("SIGNPOST_REDIS_URL", "http://x")],
+                "SIGNPOST_REDIS_URL: must be redis://",
+            ),
+            (
+                None,
+                &[("SIGNPOST_LISTEN", "8080")],
+                "SIGNPOST_LISTEN: `8080` is not an address:port",
+            ),
+            (Some("listen = 8080\n"), &[], "listen in"),
+            (
+                None,
+                &[("SIGNPOST_S3_PATH_STYLE", "yes")],
+                "must be true or false",
+            ),
+            (
+                None,
+                &[("SIGNPOST_S3_ENDPOINT", "http://minio:9000")],
+                "s3_bucket is not",
+            ),
+            (
+                None,
+                &[("SIGNPOST_LOG_FORMAT", "xml")],
+                "must be text or json",
+            ),
+        ];
+        for (file, vars, expected) in cases {
+            let message = load(*file, vars).unwrap_err().to_string();
+            assert!(
+                message.contains(expected),
+                "{message:?} should contain {expected:?}"
+            );
+            assert!(!message.contains('\n'), "{message:?} is one line");
+        }
+    }
+
+    #[test]
+    fn test_variables_and_the_config_path_are_not_keys() {
+        assert!(
+            load(
+                None,
+                &[("SIGNPOST_TEST_REDIS_URL", "x"), ("SIGNPOST_CONFIG", "f")]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        let config = load(
+            None,
+            &[
+                (
+                    "SIGNPOST_DATABASE_URL",
+                    "postgres://app:hunter2@db:5432/signpost",
+                ),
+                ("SIGNPOST_REDIS_URL", "redis://:s3cret@cache:6379"),
+            ],
+        )
+        .unwrap();
+        let shown = format!("{}\n{config:?}", config.to_display());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://app:****@db:5432/signpost"),
+            "{shown}"
+        );
+    }
+}

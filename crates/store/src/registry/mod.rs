@@ -1,0 +1,155 @@
+//! The registry port: tenants, profiles, devices, API keys, files and the audit trail.
+//!
+//! One repository trait per aggregate. Every tenant-scoped call takes the tenant first and
+//! filters by it, so another tenant's row is simply not found. Every change is recorded as an
+//! audit event in the same transaction as the change itself.
+
+mod model;
+mod sql;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use signpost_domain::{Mac, ProfileId, TenantId};
+
+pub use model::*;
+pub use sql::{SqlEngine, SqlRegistry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no such tenant")]
+    TenantNotFound,
+    #[error("no such profile {0}")]
+    ProfileNotFound(ProfileId),
+    #[error("MAC {0} belongs to another tenant")]
+    MacOwnedByOtherTenant(Mac),
+    #[error("the tenant still has devices")]
+    TenantNotEmpty,
+    #[error("the profile is used by {devices} device(s)")]
+    ProfileInUse { devices: i64 },
+    #[error("the batch was refused: {} item(s) failed", .0.len())]
+    BatchRefused(Vec<BatchItemError>),
+    #[error("registry unavailable: {0}")]
+    Unavailable(String),
+    #[error("registry holds a value it cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// Why one item of a batch was refused (the whole batch is then refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItemError {
+    pub index: usize,
+    pub mac: Mac,
+    pub reason: BatchItemReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchItemReason {
+    MacOwnedByOtherTenant,
+    ProfileNotFound(ProfileId),
+    DuplicateMac,
+}
+
+pub type RegistryResult<T> = Result<T, RegistryError>;
+
+#[async_trait]
+pub trait TenantRepo: Send + Sync + Debug {
+    /// Creates the tenant or replaces its fields.
+    async fn put(
+        &self,
+        change: &ChangeContext,
+        spec: TenantSpec,
+    ) -> RegistryResult<Written<Tenant>>;
+    async fn get(&self, id: &TenantId) -> RegistryResult<Option<Tenant>>;
+    async fn list(&self, after: Option<&TenantId>, limit: u32) -> RegistryResult<Vec<Tenant>>;
+    /// Deletes the tenant; with devices left, only when `force` (which deletes everything it
+    /// owns). Answers whether it existed.
+    async fn delete(
+        &self,
+        change: &ChangeContext,
+        id: &TenantId,
+        force: bool,
+    ) -> RegistryResult<bool>;
+}
+
+#[async_trait]
+pub trait ProfileRepo: Send + Sync + Debug {
+    async fn put(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        spec: ProfileSpec,
+    ) -> RegistryResult<Written<Profile>>;
+    async fn get(&self, tenant: &TenantId, id: &ProfileId) -> RegistryResult<Option<Profile>>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        after: Option<&ProfileId>,
+        limit: u32,
+    ) -> RegistryResult<Vec<Profile>>;
+    /// Refused with [`RegistryError::ProfileInUse`] while devices point at it.
+    async fn delete(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        id: &ProfileId,
+    ) -> RegistryResult<bool>;
+}
+
+#[async_trait]
+pub trait DeviceRepo: Send + Sync + Debug {
+    /// Creates or replaces a device; a MAC registered to another tenant is refused.
+    async fn put(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        spec: DeviceSpec,
+    ) -> RegistryResult<Written<Device>>;
+    async fn get(&self, tenant: &TenantId, mac: Mac) -> RegistryResult<Option<Device>>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &DeviceFilter,
+        after: Option<Mac>,
+        limit: u32,
+    ) -> RegistryResult<Vec<Device>>;
+    async fn delete(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        mac: Mac,
+    ) -> RegistryResult<bool>;
+    /// Applies every operation in one transaction, or none of them.
+    async fn apply_batch(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        ops: Vec<DeviceOp>,
+    ) -> RegistryResult<BatchSummary>;
+    /// The effective setting server for a booting phone, in one query: the device's own URL,
+    /// else its profile's, else its tenant's default. `None` when the MAC is unknown, not
+    /// redirected, or its tenant is suspended.
+    async fn resolve(&self, mac: Mac) -> RegistryResult<Option<Resolution>>;
+    /// Records when and how phones were last seen; unknown MACs are ignored. Answers how many
+    /// devices were updated.
+    async fn record_sightings(&self, sightings: &[Sighting]) -> RegistryResult<u64>;
+}
+
+#[async_trait]
+pub trait EventRepo: Send + Sync + Debug {
+    /// A tenant's audit trail, oldest first, after the event id `after`.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> RegistryResult<Vec<Event>>;
+}
+
+/// Readiness and schema of the registry itself.
+#[async_trait]
+pub trait RegistryAdmin: Send + Sync + Debug {
+    async fn migrate(&self) -> RegistryResult<()>;
+    async fn check(&self) -> RegistryResult<()>;
+}

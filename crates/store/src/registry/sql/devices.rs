@@ -1,0 +1,222 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use signpost_domain::{Mac, TenantId};
+
+use super::rows::{self, DEVICE_COLUMNS};
+use super::{ROWS_PER_STATEMENT, SqlRegistry, corrupt, unavailable, values_placeholders};
+use crate::registry::{
+    BatchItemReason, BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo,
+    DeviceSpec, RegistryError, RegistryResult, Resolution, ResolutionSource, Sighting, Written,
+};
+
+#[async_trait]
+impl DeviceRepo for SqlRegistry {
+    async fn put(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        spec: DeviceSpec,
+    ) -> RegistryResult<Written<Device>> {
+        let mac = spec.mac;
+        let (_, mut outcomes) = self
+            .apply_device_ops(change, tenant, vec![DeviceOp::Upsert(spec)])
+            .await
+            .map_err(|e| match e {
+                // A batch of one reports its single refusal as the plain error.
+                RegistryError::BatchRefused(items) => {
+                    match items.into_iter().next().map(|i| i.reason) {
+                        Some(BatchItemReason::ProfileNotFound(profile)) => {
+                            RegistryError::ProfileNotFound(profile)
+                        }
+                        _ => RegistryError::MacOwnedByOtherTenant(mac),
+                    }
+                }
+                other => other,
+            })?;
+        outcomes
+            .pop()
+            .flatten()
+            .ok_or_else(|| RegistryError::Corrupt("device upsert left no outcome".into()))
+    }
+
+    async fn get(&self, tenant: &TenantId, mac: Mac) -> RegistryResult<Option<Device>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND mac = $2");
+        sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(mac.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|row| rows::device(&row))
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &DeviceFilter,
+        after: Option<Mac>,
+        limit: u32,
+    ) -> RegistryResult<Vec<Device>> {
+        let mut sql =
+            format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND mac > $2");
+        let mut texts: Vec<String> = Vec::new();
+        let mut next = 3;
+        let mut condition = |sql: &mut String, clause: &str| {
+            sql.push_str(" AND ");
+            sql.push_str(&clause.replace("$?", &format!("${next}")));
+            next += 1;
+        };
+        if let Some(profile) = &filter.profile {
+            condition(&mut sql, "profile_id = $?");
+            texts.push(profile.to_string());
+        }
+        if let Some(phone_type) = &filter.phone_type {
+            condition(&mut sql, "phone_type = $?");
+            texts.push(phone_type.to_string());
+        }
+        if let Some(prefix) = &filter.label_prefix {
+            // substr/length compare exactly in both engines (LIKE folds case in SQLite only).
+            condition(&mut sql, "substr(label, 1, length($?)) = $?");
+            texts.push(prefix.clone());
+        }
+        let seen_since = filter.seen_since.map(|t| t.unix_millis());
+        if seen_since.is_some() {
+            condition(&mut sql, "last_seen_at >= $?");
+        }
+        if filter.never_seen {
+            sql.push_str(" AND last_seen_at IS NULL");
+        }
+        sql.push_str(&format!(" ORDER BY mac LIMIT ${next}"));
+
+        let after = after.map(|m| m.to_string()).unwrap_or_default();
+        let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(after);
+        for text in texts {
+            query = query.bind(text);
+        }
+        if let Some(since) = seen_since {
+            query = query.bind(since);
+        }
+        query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::device)
+            .collect()
+    }
+
+    async fn delete(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        mac: Mac,
+    ) -> RegistryResult<bool> {
+        let (summary, _) = self
+            .apply_device_ops(change, tenant, vec![DeviceOp::Delete(mac)])
+            .await?;
+        Ok(summary.deleted == 1)
+    }
+
+    async fn apply_batch(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        ops: Vec<DeviceOp>,
+    ) -> RegistryResult<BatchSummary> {
+        Ok(self.apply_device_ops(change, tenant, ops).await?.0)
+    }
+
+    async fn resolve(&self, mac: Mac) -> RegistryResult<Option<Resolution>> {
+        let row = sqlx::query(
+            "SELECT d.tenant_id, d.profile_id, d.setting_server AS device_url, \
+                    p.setting_server AS profile_url, p.extra_settings, \
+                    t.default_setting_server AS tenant_url \
+             FROM devices d \
+             JOIN tenants t ON t.id = d.tenant_id \
+             LEFT JOIN profiles p ON p.tenant_id = d.tenant_id AND p.id = d.profile_id \
+             WHERE d.mac = $1 AND t.status = 'active'",
+        )
+        .bind(mac.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        let candidates = [
+            ("device_url", ResolutionSource::Device),
+            ("profile_url", ResolutionSource::Profile),
+            ("tenant_url", ResolutionSource::Tenant),
+        ];
+        let mut chosen = None;
+        for (column, source) in candidates {
+            if let Some(url) = rows::opt_parsed(&row, column)? {
+                chosen = Some((url, source));
+                break;
+            }
+        }
+        let Some((setting_server, source)) = chosen else {
+            return Ok(None);
+        };
+        let extra_settings = match rows::opt_text(&row, "extra_settings")? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|_| corrupt("extra_settings", &json))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(Resolution {
+            tenant: rows::parsed(&row, "tenant_id")?,
+            profile: rows::opt_parsed(&row, "profile_id")?,
+            setting_server,
+            source,
+            extra_settings,
+        }))
+    }
+
+    async fn record_sightings(&self, sightings: &[Sighting]) -> RegistryResult<u64> {
+        // The latest sighting per MAC: one statement must not update a row twice.
+        let mut latest: HashMap<Mac, &Sighting> = HashMap::with_capacity(sightings.len());
+        for sighting in sightings {
+            latest
+                .entry(sighting.mac)
+                .and_modify(|s| {
+                    if sighting.at >= s.at {
+                        *s = sighting;
+                    }
+                })
+                .or_insert(sighting);
+        }
+        let latest: Vec<&Sighting> = latest.into_values().collect();
+        const COLUMNS: usize = 6;
+        let mut updated = 0;
+        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "WITH seen (mac, at, address, user_agent, firmware, phone_type) AS (VALUES {}) \
+                 UPDATE devices SET last_seen_at = seen.at, last_seen_address = seen.address, \
+                 last_seen_user_agent = seen.user_agent, last_seen_firmware = seen.firmware, \
+                 phone_type = COALESCE(seen.phone_type, devices.phone_type) \
+                 FROM seen \
+                 WHERE devices.mac = seen.mac \
+                 AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= seen.at)",
+                values_placeholders(chunk.len(), COLUMNS, 0)
+            );
+            let mut query = sqlx::query(&sql);
+            for s in chunk {
+                query = query
+                    .bind(s.mac.to_string())
+                    .bind(s.at.unix_millis())
+                    .bind(s.source_address.clone())
+                    .bind(s.user_agent.clone())
+                    .bind(s.firmware_version.as_ref().map(|v| v.to_string()))
+                    .bind(s.phone_type.as_ref().map(|t| t.to_string()));
+            }
+            updated += query
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        Ok(updated)
+    }
+}

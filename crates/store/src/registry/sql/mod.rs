@@ -1,0 +1,237 @@
+//! The registry on sqlx: PostgreSQL in production, SQLite on embedded defaults.
+//!
+//! Both engines go through sqlx's Any driver with `$N` placeholders (which SQLite accepts
+//! too), so each statement is written once. The few places where the dialects differ ask
+//! [`SqlEngine`]; nothing outside this module knows which engine runs.
+
+mod batch;
+mod devices;
+mod events;
+mod profiles;
+mod rows;
+mod tenants;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use signpost_domain::{TenantId, Timestamp};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+
+use super::{ChangeContext, RegistryAdmin, RegistryError, RegistryResult};
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per multi-row statement: keeps every statement under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters whatever the column count.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlEngine {
+    Postgres,
+    Sqlite,
+}
+
+impl SqlEngine {
+    pub fn from_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "postgres" | "postgresql" => Some(SqlEngine::Postgres),
+            "sqlite" => Some(SqlEngine::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// Row locks for read-modify-write; SQLite needs none because a write transaction
+    /// already holds the database's single write lock (see [`SqlRegistry::begin_write`]).
+    fn lock_rows(self) -> &'static str {
+        match self {
+            SqlEngine::Postgres => " FOR UPDATE",
+            SqlEngine::Sqlite => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlRegistry {
+    pool: AnyPool,
+    engine: SqlEngine,
+}
+
+impl SqlRegistry {
+    /// Connects (and for SQLite creates the file) without running migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> RegistryResult<Self> {
+        let engine = SqlEngine::from_url(url).ok_or_else(|| {
+            RegistryError::Unavailable("database URL must start with postgres:// or sqlite:".into())
+        })?;
+        install_default_drivers();
+        // One direct connection first: the pool would only report "timed out" for a refused
+        // connection or a wrong password, and the operator needs the real reason.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(url))
+            .await
+            .map_err(|_| {
+                RegistryError::Unavailable(format!("no answer within {CONNECT_TIMEOUT:?}"))
+            })?
+            .map_err(unavailable)?;
+        probe.close().await.map_err(unavailable)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT);
+        let options = match engine {
+            // WAL lets readers run beside the one writer; busy_timeout makes a second writer
+            // wait its turn instead of failing.
+            SqlEngine::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            SqlEngine::Postgres => options,
+        };
+        let pool = options.connect(url).await.map_err(unavailable)?;
+        Ok(Self { pool, engine })
+    }
+
+    pub fn engine(&self) -> SqlEngine {
+        self.engine
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail when
+    /// another writer committed in between.
+    async fn begin_write(&self) -> RegistryResult<Transaction<'static, Any>> {
+        match self.engine {
+            SqlEngine::Postgres => self.pool.begin().await,
+            SqlEngine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+        }
+        .map_err(unavailable)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl RegistryAdmin for SqlRegistry {
+    async fn migrate(&self) -> RegistryResult<()> {
+        let migrator = match self.engine {
+            SqlEngine::Postgres => &POSTGRES_MIGRATIONS,
+            SqlEngine::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| RegistryError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    async fn check(&self) -> RegistryResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+pub(crate) fn unavailable(e: sqlx::Error) -> RegistryError {
+    RegistryError::Unavailable(e.to_string())
+}
+
+pub(crate) fn corrupt(what: &str, value: &str) -> RegistryError {
+    RegistryError::Corrupt(format!("{what}: {value:?}"))
+}
+
+/// `($o+1, $o+2, …), (…)`: placeholders for `rows` rows of `columns` values each.
+pub(crate) fn values_placeholders(rows: usize, columns: usize, offset: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(offset + row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// `$o+1, $o+2, …` for an `IN (…)` list.
+pub(crate) fn list_placeholders(count: usize, offset: usize) -> String {
+    (offset + 1..=offset + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An audit record on its way into the events table.
+pub(crate) struct NewEvent {
+    pub tenant: Option<TenantId>,
+    pub action: &'static str,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new<T: Serialize>(
+        tenant: Option<&TenantId>,
+        action: &'static str,
+        target: String,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Self {
+        let json = |v: &T| serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+        Self {
+            tenant: tenant.cloned(),
+            action,
+            target,
+            before: before.map(json),
+            after: after.map(json),
+        }
+    }
+}
+
+/// Appends audit records inside the caller's transaction, so they commit with the change.
+pub(crate) async fn append_events(
+    conn: &mut AnyConnection,
+    change: &ChangeContext,
+    at: Timestamp,
+    events: Vec<NewEvent>,
+) -> RegistryResult<()> {
+    const COLUMNS: usize = 8;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO events (tenant_id, actor, action, target, before_json, after_json, request_id, at) VALUES {}",
+            values_placeholders(chunk.len(), COLUMNS, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(event.tenant.as_ref().map(|t| t.as_str().to_owned()))
+                .bind(change.actor.clone())
+                .bind(event.action)
+                .bind(event.target.clone())
+                .bind(event.before.clone())
+                .bind(event.after.clone())
+                .bind(change.request_id.clone())
+                .bind(at.unix_millis());
+        }
+        query.execute(&mut *conn).await.map_err(unavailable)?;
+    }
+    Ok(())
+}
