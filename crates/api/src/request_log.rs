@@ -1,11 +1,18 @@
-//! One log line per request, at the boundary, and a request id on every response.
+//! One log line per request, at the boundary, a request id on every response, and every
+//! error rendered as a problem document.
 
 use std::time::Instant;
 
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
+use crate::problem::render_error;
+
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the request being handled; handlers record it in audit events.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// A caller's request id is kept when it is short and printable (so it can be correlated
 /// across systems); otherwise a fresh one is made.
@@ -23,14 +30,15 @@ fn request_id(req: &Request) -> String {
 
 /// Logs method, path (never the query: it can carry MACs of phones we do not know),
 /// status and duration; never headers or bodies.
-pub async fn log_request<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+pub async fn log_request<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
     let started = Instant::now();
     let id = request_id(&req);
+    req.set_data(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut response = match next.call(req).await {
         Ok(response) => response.into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => render_error(&error, &id),
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

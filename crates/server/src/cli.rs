@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::{serve, wiring};
 
+mod keys;
+
 /// Signpost: zero-touch redirection and provisioning for IP phones.
 #[derive(Debug, Parser)]
 #[command(name = "signpost", version)]
@@ -24,6 +26,11 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Manage API keys directly in the registry (e.g. the first platform-admin key).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
 }
 
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -39,5 +46,6 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve::run(config).await,
+        Command::Keys { command } => keys::run(command, config).await,
     }
 }

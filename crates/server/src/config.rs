@@ -62,7 +62,25 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
         "path-style bucket addressing (default false)",
     ),
     ("log_format", Kind::Text, "text or json (default text)"),
+    (
+        "jwt_secret",
+        Kind::Text,
+        "HS256 token signing secret, 32+ bytes (unset: generated once into data_dir/jwt-secret)",
+    ),
+    (
+        "jwt_previous_secrets",
+        Kind::Text,
+        "comma-separated earlier signing secrets whose tokens are still accepted",
+    ),
+    (
+        "token_lifetime_seconds",
+        Kind::Integer,
+        "bearer token lifetime, 60..=86400 (default 900)",
+    ),
 ];
+
+/// Shorter JWT secrets make HS256 tokens guessable offline.
+const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Variables with the `SIGNPOST_` prefix that are not configuration keys.
 const NOT_KEYS: &[&str] = &["SIGNPOST_CONFIG"];
@@ -102,6 +120,16 @@ pub struct Config {
     pub registry: RegistryBackend,
     pub blobs: BlobBackend,
     pub cache: CacheBackend,
+    pub auth: AuthSettings,
+}
+
+/// How bearer tokens are signed and how long they live.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthSettings {
+    /// `None`: the wiring generates one once and keeps it in `data_dir/jwt-secret`.
+    pub jwt_secret: Option<Hidden>,
+    pub jwt_previous_secrets: Vec<Hidden>,
+    pub token_lifetime_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,6 +197,28 @@ impl std::fmt::Debug for Secret {
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.masked())
+    }
+}
+
+/// A value that is never shown: printed and logged as `****`.
+#[derive(Clone)]
+pub struct Hidden(String);
+
+impl Hidden {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl Serialize for Hidden {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("****")
     }
 }
 
@@ -402,6 +452,7 @@ impl Layers {
                 }
             }
         }
+        let auth = self.auth()?;
         Ok(Config {
             listen,
             data_dir,
@@ -409,6 +460,45 @@ impl Layers {
             registry,
             blobs,
             cache,
+            auth,
+        })
+    }
+
+    fn auth(&self) -> Result<AuthSettings, ConfigError> {
+        let long_enough = |secret: &str, origin: &str| {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                // The message names the rule, never the value.
+                return Err(ConfigError::new(
+                    origin,
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            Ok(Hidden(secret.to_owned()))
+        };
+        let jwt_secret = self
+            .text("jwt_secret")
+            .map(|(secret, origin)| long_enough(secret, origin))
+            .transpose()?;
+        let jwt_previous_secrets = match self.text("jwt_previous_secrets") {
+            None => Vec::new(),
+            Some((list, origin)) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|secret| long_enough(secret, origin))
+                .collect::<Result<_, _>>()?,
+        };
+        let token_lifetime_seconds = match self.integer("token_lifetime_seconds") {
+            None => 900,
+            Some((n, origin)) => u64::try_from(n)
+                .ok()
+                .filter(|n| (60..=86_400).contains(n))
+                .ok_or_else(|| ConfigError::new(origin, "must be between 60 and 86400"))?,
+        };
+        Ok(AuthSettings {
+            jwt_secret,
+            jwt_previous_secrets,
+            token_lifetime_seconds,
         })
     }
 }
@@ -450,6 +540,9 @@ mod tests {
         );
         assert!(matches!(config.blobs, BlobBackend::Fs { .. }));
         assert!(matches!(config.cache, CacheBackend::Memory));
+        assert!(config.auth.jwt_secret.is_none());
+        assert!(config.auth.jwt_previous_secrets.is_empty());
+        assert_eq!(config.auth.token_lifetime_seconds, 900);
     }
 
     #[test]
@@ -524,6 +617,26 @@ mod tests {
                 &[("SIGNPOST_LOG_FORMAT", "xml")],
                 "must be text or json",
             ),
+            (
+                None,
+                &[("SIGNPOST_JWT_SECRET", "too-short")],
+                "SIGNPOST_JWT_SECRET: must be at least 32 bytes",
+            ),
+            (
+                None,
+                &[("SIGNPOST_JWT_PREVIOUS_SECRETS", "short,x")],
+                "SIGNPOST_JWT_PREVIOUS_SECRETS: must be at least 32 bytes",
+            ),
+            (
+                None,
+                &[("SIGNPOST_TOKEN_LIFETIME_SECONDS", "59")],
+                "must be between 60 and 86400",
+            ),
+            (
+                Some("token_lifetime_seconds = 86401\n"),
+                &[],
+                "must be between 60 and 86400",
+            ),
         ];
         for (file, vars, expected) in cases {
             let message = load(*file, vars).unwrap_err().to_string();
@@ -556,13 +669,23 @@ mod tests {
                     "postgres://app:hunter2@db:5432/signpost",
                 ),
                 ("SIGNPOST_REDIS_URL", "redis://:s3cret@cache:6379"),
+                ("SIGNPOST_JWT_SECRET", "jwt-current-0123456789abcdef0123456789"),
+                (
+                    "SIGNPOST_JWT_PREVIOUS_SECRETS",
+                    "jwt-old-one-0123456789abcdef0123456789, jwt-old-two-0123456789abcdef0123456789",
+                ),
             ],
         )
         .unwrap();
         let shown = format!("{}\n{config:?}", config.to_display());
         assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            !shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("jwt-"),
             "{shown}"
+        );
+        assert_eq!(config.auth.jwt_previous_secrets.len(), 2);
+        assert_eq!(
+            config.auth.jwt_previous_secrets[1].expose(),
+            "jwt-old-two-0123456789abcdef0123456789"
         );
         assert!(
             shown.contains("postgres://app:****@db:5432/signpost"),

@@ -1,10 +1,8 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use poem::Server;
 use poem::listener::TcpListener;
-use signpost_api::AppState;
 
 use crate::config::Config;
 use crate::wiring;
@@ -20,9 +18,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot bring the registry schema up to date")?;
-    let state = AppState {
-        readiness: Arc::new(backends.readiness()),
-    };
+    let auth = wiring::authenticator(&config, &backends.registry)?;
+    let state = backends.app_state(auth);
 
     let listener = TcpListener::bind(config.listen);
     tracing::info!(
@@ -34,7 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     Server::new(listener)
         .run_with_graceful_shutdown(
-            signpost_api::app(state),
+            signpost_api::app(state, signpost_api::DEFAULT_BODY_LIMIT),
             shutdown_signal(),
             Some(GRACE_PERIOD),
         )

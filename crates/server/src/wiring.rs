@@ -4,12 +4,18 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use signpost_service::{Readiness, probe};
+use signpost_api::AppState;
+use signpost_service::auth::{Authenticator, SigningKeys};
+use signpost_service::{ApiKeys, Devices, Events, Profiles, Readiness, Tenants, probe};
 use signpost_store::blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Options};
 use signpost_store::cache::{Cache, MemoryCache, RedisCache, RedisOptions};
-use signpost_store::registry::{RegistryAdmin, SqlRegistry};
+use signpost_store::registry::{
+    DeviceRepo, EventRepo, KeyRepo, ProfileRepo, RegistryAdmin, SqlRegistry, TenantRepo,
+};
 
 use crate::config::{BlobBackend, CacheBackend, Config, RegistryBackend};
+
+mod signing_secret;
 
 /// How long a Redis command may take before the caller falls through to the registry.
 const REDIS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
@@ -21,6 +27,11 @@ pub struct Registry {
     /// `postgres` or `sqlite`, as readiness reports it.
     pub name: &'static str,
     pub admin: Arc<dyn RegistryAdmin>,
+    pub keys: Arc<dyn KeyRepo>,
+    pub tenants: Arc<dyn TenantRepo>,
+    pub profiles: Arc<dyn ProfileRepo>,
+    pub devices: Arc<dyn DeviceRepo>,
+    pub events: Arc<dyn EventRepo>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +42,21 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// What the HTTP handlers share: the use cases over these backends.
+    pub fn app_state(&self, auth: Authenticator) -> AppState {
+        let registry = &self.registry;
+        let auth = Arc::new(auth);
+        AppState {
+            readiness: Arc::new(self.readiness()),
+            keys: ApiKeys::new(auth.clone()),
+            auth,
+            tenants: Tenants::new(registry.tenants.clone()),
+            profiles: Profiles::new(registry.profiles.clone()),
+            devices: Devices::new(registry.devices.clone()),
+            events: Events::new(registry.events.clone()),
+        }
+    }
+
     pub fn readiness(&self) -> Readiness {
         Readiness::default()
             .with(self.registry.name, probe(self.registry.admin.clone()))
@@ -60,7 +86,29 @@ pub async fn registry(config: &Config) -> anyhow::Result<Registry> {
             .await
             .with_context(|| format!("cannot connect to the {name} registry"))?,
     );
-    Ok(Registry { name, admin: sql })
+    Ok(Registry {
+        name,
+        admin: sql.clone(),
+        keys: sql.clone(),
+        tenants: sql.clone(),
+        profiles: sql.clone(),
+        devices: sql.clone(),
+        events: sql,
+    })
+}
+
+/// The token issuer and checker, signing with `jwt_secret` (or the secret kept in the data
+/// directory when it is unset).
+pub fn authenticator(config: &Config, registry: &Registry) -> anyhow::Result<Authenticator> {
+    let current = match &config.auth.jwt_secret {
+        Some(secret) => secret.expose().to_owned(),
+        None => signing_secret::load_or_create(&config.data_dir)?,
+    };
+    let previous = config.auth.jwt_previous_secrets.iter().map(|s| s.expose());
+    let signing =
+        SigningKeys::new(current, previous).context("cannot use the JWT signing secret")?;
+    let lifetime = std::time::Duration::from_secs(config.auth.token_lifetime_seconds);
+    Ok(Authenticator::new(registry.keys.clone(), signing, lifetime))
 }
 
 pub async fn backends(config: &Config) -> anyhow::Result<Backends> {

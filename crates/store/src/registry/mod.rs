@@ -10,7 +10,7 @@ mod sql;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use signpost_domain::{Mac, ProfileId, TenantId};
+use signpost_domain::{Mac, ProfileId, TenantId, Timestamp};
 
 pub use model::*;
 pub use sql::{SqlEngine, SqlRegistry};
@@ -145,6 +145,32 @@ pub trait EventRepo: Send + Sync + Debug {
         after: Option<i64>,
         limit: u32,
     ) -> RegistryResult<Vec<Event>>;
+}
+
+/// API keys. Only the secret's hash is stored; checking a secret is the service's job.
+#[async_trait]
+pub trait KeyRepo: Send + Sync + Debug {
+    /// Refused with [`RegistryError::TenantNotFound`] when the key's tenant does not exist.
+    async fn create(&self, change: &ChangeContext, key: NewApiKey) -> RegistryResult<ApiKey>;
+    /// Any key, whatever its tenant: authentication looks keys up before it knows the tenant.
+    async fn get(&self, id: &str) -> RegistryResult<Option<ApiKey>>;
+    /// The keys of one tenant, or with `None` the platform-wide keys only; revoked keys too.
+    async fn list(
+        &self,
+        tenant: Option<&TenantId>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> RegistryResult<Vec<ApiKey>>;
+    /// Revokes a key of that tenant scope (`None`: platform-wide). Answers false when there
+    /// is no such key in that scope or it was already revoked.
+    async fn revoke(
+        &self,
+        change: &ChangeContext,
+        tenant: Option<&TenantId>,
+        id: &str,
+    ) -> RegistryResult<bool>;
+    /// Notes when the key was last used; not an audited change.
+    async fn touch(&self, id: &str, at: Timestamp) -> RegistryResult<()>;
 }
 
 /// Readiness and schema of the registry itself.

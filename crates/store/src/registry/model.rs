@@ -1,6 +1,7 @@
 use serde::Serialize;
 use signpost_domain::{
-    FirmwareVersion, Mac, PhoneSetting, PhoneType, ProfileId, SettingServerUrl, TenantId, Timestamp,
+    FirmwareVersion, Mac, PhoneSetting, PhoneType, ProfileId, Role, SettingServerUrl, TenantId,
+    Timestamp,
 };
 
 /// Who made a change and in which request: what the audit trail records.
@@ -211,4 +212,36 @@ pub struct Event {
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
     pub at: Timestamp,
+}
+
+/// An API key as the registry keeps it. Serialized for the audit trail, which must never
+/// hold the secret's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    /// `None`: a platform-wide key.
+    pub tenant: Option<TenantId>,
+    pub role: Role,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub secret_hash: String,
+}
+
+impl ApiKey {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// A key on its way into the registry; the secret itself never reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub id: String,
+    pub tenant: Option<TenantId>,
+    pub role: Role,
+    pub description: Option<String>,
+    pub secret_hash: String,
 }

@@ -1,0 +1,327 @@
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use signpost_domain::{Mac, Timestamp};
+use signpost_service::MAX_BATCH;
+use signpost_store::registry::{DeviceFilter, DeviceOp, DeviceSpec, Written};
+
+use super::tenants::{Deleted, tenant_id};
+use super::views::{DeviceBody, DeviceView, RedirectView, parse_profile_id, parse_url};
+use super::{Bearer, change, decode_cursor, next_cursor, page_size};
+use crate::AppState;
+use crate::problem::ApiError;
+use crate::request_log::RequestId;
+
+#[derive(Tags)]
+enum Tag {
+    /// Devices: one per phone MAC. A MAC has one owner across all tenants.
+    Devices,
+}
+
+pub struct DevicesApi;
+
+#[derive(Debug, ApiResponse)]
+pub enum PutDevice {
+    #[oai(status = 201)]
+    Created(Json<DeviceView>),
+    #[oai(status = 200)]
+    Replaced(Json<DeviceView>),
+}
+
+#[derive(Debug, Object)]
+pub struct DevicePage {
+    pub items: Vec<DeviceView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum BatchAction {
+    Upsert,
+    Delete,
+}
+
+/// One operation of a batch.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct BatchOperation {
+    pub action: BatchAction,
+    /// The MAC in any accepted spelling.
+    pub mac: String,
+    pub profile: Option<String>,
+    pub setting_server: Option<String>,
+    #[oai(validator(max_length = 200))]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct BatchBody {
+    /// At most 10,000 operations, applied all together or not at all.
+    pub operations: Vec<BatchOperation>,
+}
+
+#[derive(Debug, Object)]
+pub struct BatchResult {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    /// Deletes of MACs the tenant did not have.
+    pub absent: u64,
+}
+
+/// A MAC in a path: one this API cannot parse cannot name a device.
+fn path_mac(mac: &str) -> Result<Mac, ApiError> {
+    mac.parse().map_err(|_| ApiError::not_found())
+}
+
+fn device_spec(
+    mac: Mac,
+    profile: Option<String>,
+    url: Option<String>,
+    label: Option<String>,
+    at: &str,
+) -> Result<DeviceSpec, ApiError> {
+    if label
+        .as_deref()
+        .is_some_and(|l| l.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            "invalid_label",
+            &format!("{at}label"),
+            "no control characters",
+        ));
+    }
+    Ok(DeviceSpec {
+        mac,
+        profile: parse_profile_id(&format!("{at}profile"), profile)?,
+        setting_server: parse_url(&format!("{at}setting_server"), url)?,
+        label,
+    })
+}
+
+#[OpenApi(prefix_path = "/v1/tenants", tag = "Tag::Devices")]
+impl DevicesApi {
+    /// Create or replace a device
+    ///
+    /// The MAC may be written in any common spelling; answers use the canonical one. A MAC
+    /// registered to another tenant is refused with 409 `mac_owned_by_other_tenant`.
+    #[oai(
+        path = "/:tenant/devices/:mac",
+        method = "put",
+        operation_id = "put_device"
+    )]
+    async fn put(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        request_id: Data<&RequestId>,
+        tenant: Path<String>,
+        /// e.g. `00:04:13:AA:BB:CC`, `000413aabbcc`.
+        mac: Path<String>,
+        body: Json<DeviceBody>,
+    ) -> Result<PutDevice, ApiError> {
+        let tenant = tenant_id(&tenant)?;
+        let mac: Mac = mac
+            .0
+            .parse()
+            .map_err(|e| ApiError::invalid("invalid_mac", "mac", e))?;
+        let body = body.0;
+        let spec = device_spec(mac, body.profile, body.setting_server, body.label, "")?;
+        let written = state
+            .devices
+            .put(&auth.0, &change(&auth.0, &request_id), &tenant, spec)
+            .await?;
+        Ok(match written {
+            Written::Created(d) => PutDevice::Created(Json(d.into())),
+            Written::Updated(d) | Written::Unchanged(d) => PutDevice::Replaced(Json(d.into())),
+        })
+    }
+
+    /// Get a device
+    ///
+    /// Includes what the phone reported the last time it booted. Another tenant's MAC
+    /// answers 404.
+    #[oai(
+        path = "/:tenant/devices/:mac",
+        method = "get",
+        operation_id = "get_device"
+    )]
+    async fn get(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        tenant: Path<String>,
+        mac: Path<String>,
+    ) -> Result<Json<DeviceView>, ApiError> {
+        let (tenant, mac) = (tenant_id(&tenant)?, path_mac(&mac)?);
+        Ok(Json(state.devices.get(&auth.0, &tenant, mac).await?.into()))
+    }
+
+    /// What a booting phone would be told
+    ///
+    /// The effective setting server and where it came from: the device, its profile, or the
+    /// tenant's default.
+    #[oai(
+        path = "/:tenant/devices/:mac/redirect",
+        method = "get",
+        operation_id = "get_device_redirect"
+    )]
+    async fn redirect(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        tenant: Path<String>,
+        mac: Path<String>,
+    ) -> Result<Json<RedirectView>, ApiError> {
+        let (tenant, mac) = (tenant_id(&tenant)?, path_mac(&mac)?);
+        let resolution = state.devices.redirect(&auth.0, &tenant, mac).await?;
+        Ok(Json(RedirectView::new(mac.to_string(), resolution)))
+    }
+
+    /// List devices
+    ///
+    /// Ordered by MAC, with optional filters.
+    #[oai(
+        path = "/:tenant/devices",
+        method = "get",
+        operation_id = "list_devices"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        tenant: Path<String>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+        /// Only devices of this profile.
+        profile: Query<Option<String>>,
+        /// Only devices that reported this phone type, e.g. `snomD785`.
+        phone_type: Query<Option<String>>,
+        /// Only devices whose label starts with this text (case-sensitive).
+        label_prefix: Query<Option<String>>,
+        /// Only devices seen at or after this time (milliseconds since the Unix epoch).
+        seen_since: Query<Option<i64>>,
+        /// Only devices never seen.
+        never_seen: Query<Option<bool>>,
+    ) -> Result<Json<DevicePage>, ApiError> {
+        let tenant = tenant_id(&tenant)?;
+        let limit = page_size(limit.0);
+        let after = decode_cursor(cursor.0)?
+            .map(|c| {
+                c.parse::<Mac>().map_err(|_| {
+                    ApiError::invalid("invalid_cursor", "cursor", "not a cursor this API gave out")
+                })
+            })
+            .transpose()?;
+        let filter = DeviceFilter {
+            profile: parse_profile_id("profile", profile.0)?,
+            phone_type: phone_type
+                .0
+                .map(|t| {
+                    t.parse()
+                        .map_err(|e| ApiError::invalid("invalid_phone_type", "phone_type", e))
+                })
+                .transpose()?,
+            label_prefix: label_prefix.0,
+            seen_since: seen_since.0.map(Timestamp::from_unix_millis),
+            never_seen: never_seen.0.unwrap_or(false),
+        };
+        let items = state
+            .devices
+            .list(&auth.0, &tenant, &filter, after, limit)
+            .await?;
+        let next_cursor = next_cursor(&items, limit, |d| d.spec.mac.to_string());
+        Ok(Json(DevicePage {
+            items: items.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Delete a device
+    ///
+    /// The phone is told nothing at its next boot; the MAC is free to register again.
+    #[oai(
+        path = "/:tenant/devices/:mac",
+        method = "delete",
+        operation_id = "delete_device"
+    )]
+    async fn delete(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        request_id: Data<&RequestId>,
+        tenant: Path<String>,
+        mac: Path<String>,
+    ) -> Result<Deleted, ApiError> {
+        let (tenant, mac) = (tenant_id(&tenant)?, path_mac(&mac)?);
+        state
+            .devices
+            .delete(&auth.0, &change(&auth.0, &request_id), &tenant, mac)
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Apply many upserts and deletes at once
+    ///
+    /// Up to 10,000 operations in one transaction: all of them apply, or (409 `batch_refused`,
+    /// with one entry per failed item) none.
+    #[oai(
+        path = "/:tenant/devices/batch",
+        method = "post",
+        operation_id = "batch_devices"
+    )]
+    async fn batch(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        request_id: Data<&RequestId>,
+        tenant: Path<String>,
+        body: Json<BatchBody>,
+    ) -> Result<Json<BatchResult>, ApiError> {
+        let tenant = tenant_id(&tenant)?;
+        let operations = body.0.operations;
+        if operations.len() > MAX_BATCH {
+            return Err(ApiError::invalid(
+                "batch_too_large",
+                "operations",
+                format!("at most {MAX_BATCH} operations"),
+            ));
+        }
+        let ops = operations
+            .into_iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let at = format!("operations[{i}].");
+                let mac: Mac = op
+                    .mac
+                    .parse()
+                    .map_err(|e| ApiError::invalid("invalid_mac", &format!("{at}mac"), e))?;
+                Ok(match op.action {
+                    BatchAction::Delete => DeviceOp::Delete(mac),
+                    BatchAction::Upsert => DeviceOp::Upsert(device_spec(
+                        mac,
+                        op.profile,
+                        op.setting_server,
+                        op.label,
+                        &at,
+                    )?),
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let summary = state
+            .devices
+            .apply_batch(&auth.0, &change(&auth.0, &request_id), &tenant, ops)
+            .await?;
+        Ok(Json(BatchResult {
+            created: summary.created,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+            deleted: summary.deleted,
+            absent: summary.absent,
+        }))
+    }
+}

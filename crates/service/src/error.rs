@@ -1,0 +1,59 @@
+//! What a use case can answer besides success. The API maps each variant to one HTTP status
+//! and one stable code.
+
+use signpost_domain::{Mac, ProfileId};
+use signpost_store::registry::{BatchItemError, RegistryError};
+
+use crate::auth::Denied;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The resource does not exist, or belongs to a tenant the caller may not see.
+    #[error("not found")]
+    NotFound,
+    /// The caller may see the resource but its role may not do this.
+    #[error("the key's role does not allow this")]
+    Forbidden,
+    #[error("the tenant still has devices")]
+    TenantNotEmpty,
+    #[error("the profile is used by {devices} device(s)")]
+    ProfileInUse { devices: i64 },
+    #[error("MAC {0} is registered to another tenant")]
+    MacOwnedByOtherTenant(Mac),
+    #[error("no profile {0} in this tenant")]
+    UnknownProfile(ProfileId),
+    #[error("the batch was refused")]
+    BatchRefused(Vec<BatchItemError>),
+    #[error("the registry is unavailable")]
+    Unavailable(String),
+    /// Key management refused (e.g. a role that needs no tenant).
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<RegistryError> for ServiceError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::TenantNotFound => ServiceError::NotFound,
+            RegistryError::ProfileNotFound(profile) => ServiceError::UnknownProfile(profile),
+            RegistryError::MacOwnedByOtherTenant(mac) => ServiceError::MacOwnedByOtherTenant(mac),
+            RegistryError::TenantNotEmpty => ServiceError::TenantNotEmpty,
+            RegistryError::ProfileInUse { devices } => ServiceError::ProfileInUse { devices },
+            RegistryError::BatchRefused(items) => ServiceError::BatchRefused(items),
+            RegistryError::Unavailable(reason) | RegistryError::Corrupt(reason) => {
+                ServiceError::Unavailable(reason)
+            }
+        }
+    }
+}
+
+impl From<Denied> for ServiceError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::NotFound => ServiceError::NotFound,
+            Denied::Forbidden => ServiceError::Forbidden,
+        }
+    }
+}
