@@ -1,74 +1,14 @@
 //! The contract of the API key repository, run against SQLite and PostgreSQL.
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
+
+use common::Fixture;
 
 use signpost_domain::{Role, TenantId, Timestamp};
 use signpost_store::registry::*;
-use signpost_testkit::TestDatabase;
-
-/// A fresh, migrated registry; `finish` drops its PostgreSQL database.
-struct Fixture {
-    registry: Arc<SqlRegistry>,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<TestDatabase>,
-}
-
-impl Fixture {
-    async fn sqlite() -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("keys.db").display());
-        let registry = SqlRegistry::connect(&url, 5).await.unwrap();
-        registry.migrate().await.unwrap();
-        Some(Self {
-            registry: Arc::new(registry),
-            _dir: Some(dir),
-            postgres: None,
-        })
-    }
-
-    async fn postgres() -> Option<Self> {
-        let database = TestDatabase::create().await?;
-        let registry = SqlRegistry::connect(&database.url, 5).await.unwrap();
-        registry.migrate().await.unwrap();
-        Some(Self {
-            registry: Arc::new(registry),
-            _dir: None,
-            postgres: Some(database),
-        })
-    }
-
-    async fn finish(self) {
-        self.registry.close().await;
-        if let Some(database) = self.postgres {
-            database.drop_database().await;
-        }
-    }
-}
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(fixture) = super::Fixture::sqlite().await else { return };
-                    super::$case(fixture.registry.clone()).await;
-                    fixture.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(fixture) = super::Fixture::postgres().await else { return };
-                    super::$case(fixture.registry.clone()).await;
-                    fixture.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     create_and_get,
