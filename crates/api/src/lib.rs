@@ -1,6 +1,7 @@
 //! Signpost's HTTP surface. Handlers parse, call a use case from `signpost-service` and
 //! render; nothing here talks to a database, a bucket or Redis.
 
+mod allow;
 mod body_limit;
 mod health;
 pub mod problem;

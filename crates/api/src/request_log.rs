@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
+use crate::allow::allowed_methods;
 use crate::problem::render_error;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -42,6 +43,11 @@ pub async fn log_request<E: Endpoint>(next: E, mut req: Request) -> Result<Respo
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = allowed_methods(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+    {
+        response.headers_mut().insert(header::ALLOW, allow);
     }
     let status = response.status().as_u16();
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

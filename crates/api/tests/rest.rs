@@ -313,6 +313,40 @@ async fn batch_is_all_or_nothing_with_item_errors(app: &TestApp) {
         }
     }
     assert_eq!(seen, 2_000);
+
+    // CSV in, CSV out.
+    let response = app
+        .client
+        .post("/v1/tenants/acme/devices/batch")
+        .header("authorization", format!("Bearer {admin}"))
+        .content_type("text/csv")
+        .body("mac,profile,setting_server,label\n00:04:13:00:00:AA,desk,,\"Hall, left\"\n00-04-13-00-00-BB,,https://pbx.example/x,\n")
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    assert_eq!(json(response).await["created"], 2);
+    let response = app
+        .client
+        .get("/v1/tenants/acme/devices/export")
+        .header("authorization", format!("Bearer {admin}"))
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    response.assert_content_type("text/csv");
+    let csv = response.0.into_body().into_string().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1 + 2_002,
+        "header and every device, across export pages"
+    );
+    assert!(lines[0].starts_with("mac,profile,setting_server,label,"));
+    assert!(
+        csv.contains("\n0004130000AA,desk,,\"Hall, left\","),
+        "{}",
+        &csv[..200]
+    );
+    assert!(csv.contains("\n0004130000BB,,https://pbx.example/x,,"));
 }
 
 async fn errors_are_problem_documents(app: &TestApp) {
@@ -365,6 +399,16 @@ async fn errors_are_problem_documents(app: &TestApp) {
         );
         assert!(problem["request_id"].as_str().is_some(), "{problem}");
     }
+    let response = app
+        .client
+        .patch("/v1/tenants/acme")
+        .header("authorization", format!("Bearer {admin}"))
+        .send()
+        .await;
+    response.assert_status(poem::http::StatusCode::METHOD_NOT_ALLOWED);
+    response.assert_header("allow", "DELETE, GET, PUT");
+    assert_eq!(json(response).await["code"], "method_not_allowed");
+
     let huge = "x".repeat(signpost_api::DEFAULT_BODY_LIMIT + 1);
     let response = app
         .client

@@ -1,11 +1,15 @@
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use poem::Body;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, Tags};
 use signpost_domain::{Mac, Timestamp};
 use signpost_service::MAX_BATCH;
-use signpost_store::registry::{DeviceFilter, DeviceOp, DeviceSpec, Written};
+use signpost_store::registry::{Device, DeviceFilter, DeviceOp, DeviceSpec, Written};
 
+use super::csv;
 use super::tenants::{Deleted, tenant_id};
 use super::views::{DeviceBody, DeviceView, RedirectView, parse_profile_id, parse_url};
 use super::{Bearer, change, decode_cursor, next_cursor, page_size};
@@ -70,6 +74,64 @@ pub struct BatchResult {
     pub deleted: u64,
     /// Deletes of MACs the tenant did not have.
     pub absent: u64,
+}
+
+/// A batch as JSON operations, or as CSV rows (each an upsert).
+#[derive(Debug, ApiRequest)]
+pub enum BatchRequest {
+    Json(Json<BatchBody>),
+    /// Header `mac,profile,setting_server,label`, then one device per line; empty fields are
+    /// unset.
+    #[oai(content_type = "text/csv")]
+    Csv(PlainText<String>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum Export {
+    /// `mac,profile,setting_server,label,phone_type,last_seen_at,last_seen_firmware`, one
+    /// device per line, ordered by MAC.
+    #[oai(status = 200, content_type = "text/csv")]
+    Csv(Binary<Body>),
+}
+
+/// Devices fetched per registry query while an export streams.
+const EXPORT_PAGE: u32 = 1000;
+
+fn export_rows(devices: &[Device]) -> Bytes {
+    let mut out = String::with_capacity(devices.len() * 96);
+    for d in devices {
+        let cells = [
+            d.spec.mac.to_string(),
+            d.spec
+                .profile
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            d.spec
+                .setting_server
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            d.spec.label.clone().unwrap_or_default(),
+            d.phone_type
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            d.last_seen
+                .as_ref()
+                .map(|s| s.at.to_rfc3339())
+                .unwrap_or_default(),
+            d.last_seen
+                .as_ref()
+                .and_then(|s| s.firmware_version.as_ref())
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv::field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    Bytes::from(out)
 }
 
 /// A MAC in a path: one this API cannot parse cannot name a device.
@@ -241,6 +303,52 @@ impl DevicesApi {
         }))
     }
 
+    /// Export the tenant's devices as CSV
+    ///
+    /// Streamed page by page, so a large fleet is never held in memory. The first four
+    /// columns are what `POST …/devices/batch` accepts as `text/csv`.
+    #[oai(
+        path = "/:tenant/devices/export",
+        method = "get",
+        operation_id = "export_devices"
+    )]
+    async fn export(
+        &self,
+        auth: Bearer,
+        state: Data<&AppState>,
+        tenant: Path<String>,
+    ) -> Result<Export, ApiError> {
+        let tenant = tenant_id(&tenant)?;
+        // Ask once up front, so a caller without access gets an error rather than a cut stream.
+        state
+            .devices
+            .list(&auth.0, &tenant, &DeviceFilter::default(), None, 1)
+            .await?;
+        let (devices, ctx) = (state.devices.clone(), auth.0);
+        let pages = stream::unfold(Some(None::<Mac>), move |cursor| {
+            let (devices, ctx, tenant) = (devices.clone(), ctx.clone(), tenant.clone());
+            async move {
+                let after = cursor?;
+                match devices
+                    .list(&ctx, &tenant, &DeviceFilter::default(), after, EXPORT_PAGE)
+                    .await
+                {
+                    Ok(page) => {
+                        let next = (page.len() == EXPORT_PAGE as usize)
+                            .then(|| page.last().map(|d| d.spec.mac));
+                        Some((Ok::<_, std::io::Error>(export_rows(&page)), next))
+                    }
+                    Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                }
+            }
+        });
+        let header = Bytes::from_static(
+            b"mac,profile,setting_server,label,phone_type,last_seen_at,last_seen_firmware\n",
+        );
+        let body = stream::once(async { Ok(header) }).chain(pages);
+        Ok(Export::Csv(Binary(Body::from_bytes_stream(body))))
+    }
+
     /// Delete a device
     ///
     /// The phone is told nothing at its next boot; the MAC is free to register again.
@@ -280,10 +388,22 @@ impl DevicesApi {
         state: Data<&AppState>,
         request_id: Data<&RequestId>,
         tenant: Path<String>,
-        body: Json<BatchBody>,
+        body: BatchRequest,
     ) -> Result<Json<BatchResult>, ApiError> {
         let tenant = tenant_id(&tenant)?;
-        let operations = body.0.operations;
+        let operations = match body {
+            BatchRequest::Json(body) => body.0.operations,
+            BatchRequest::Csv(text) => csv::parse_batch(&text.0)?
+                .into_iter()
+                .map(|row| BatchOperation {
+                    action: BatchAction::Upsert,
+                    mac: row.mac,
+                    profile: row.profile,
+                    setting_server: row.setting_server,
+                    label: row.label,
+                })
+                .collect(),
+        };
         if operations.len() > MAX_BATCH {
             return Err(ApiError::invalid(
                 "batch_too_large",

@@ -2,6 +2,7 @@
 //! input, calling one use case and rendering the answer.
 
 mod auth;
+mod csv;
 mod devices;
 mod events;
 mod keys;
