@@ -63,6 +63,11 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
     ),
     ("log_format", Kind::Text, "text or json (default text)"),
     (
+        "max_body_bytes",
+        Kind::Integer,
+        "largest accepted API request body (default 4 MiB)",
+    ),
+    (
         "jwt_secret",
         Kind::Text,
         "HS256 token signing secret, 32+ bytes (unset: generated once into data_dir/jwt-secret)",
@@ -117,6 +122,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
+    /// Largest API request body; larger ones get 413 `body_too_large`.
+    pub max_body_bytes: usize,
     pub registry: RegistryBackend,
     pub blobs: BlobBackend,
     pub cache: CacheBackend,
@@ -356,6 +363,13 @@ impl Layers {
             Some(("json", _)) => LogFormat::Json,
             Some((_, origin)) => return Err(ConfigError::new(origin, "must be text or json")),
         };
+        let max_body_bytes = match self.integer("max_body_bytes") {
+            None => signpost_api::DEFAULT_BODY_LIMIT,
+            Some((n, origin)) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1024..=1 << 30).contains(n))
+                .ok_or_else(|| ConfigError::new(origin, "must be between 1024 and 1073741824"))?,
+        };
         let max_connections = match self.integer("database_max_connections") {
             None => 10,
             Some((n, origin)) => u32::try_from(n)
@@ -457,6 +471,7 @@ impl Layers {
             listen,
             data_dir,
             log_format,
+            max_body_bytes,
             registry,
             blobs,
             cache,

@@ -31,7 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     Server::new(listener)
         .run_with_graceful_shutdown(
-            signpost_api::app(state, signpost_api::DEFAULT_BODY_LIMIT),
+            signpost_api::app(state, config.max_body_bytes),
             shutdown_signal(),
             Some(GRACE_PERIOD),
         )

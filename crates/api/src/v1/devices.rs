@@ -4,6 +4,7 @@ use poem::Body;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::types::Example;
 use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, Tags};
 use signpost_domain::{Mac, Timestamp};
 use signpost_service::MAX_BATCH;
@@ -60,10 +61,37 @@ pub struct BatchOperation {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct BatchBody {
     /// At most 10,000 operations, applied all together or not at all.
     pub operations: Vec<BatchOperation>,
+}
+
+impl Example for BatchBody {
+    fn example() -> Self {
+        let op = |action, mac: &str, profile: Option<&str>| BatchOperation {
+            action,
+            mac: mac.into(),
+            profile: profile.map(Into::into),
+            setting_server: None,
+            label: None,
+        };
+        Self {
+            operations: vec![
+                op(
+                    BatchAction::Upsert,
+                    "00:04:13:AA:BB:01",
+                    Some("desk-phones"),
+                ),
+                op(
+                    BatchAction::Upsert,
+                    "00:04:13:AA:BB:02",
+                    Some("desk-phones"),
+                ),
+                op(BatchAction::Delete, "000413AABB03", None),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Object)]

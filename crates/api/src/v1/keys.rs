@@ -1,6 +1,7 @@
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use signpost_domain::Role;
 use signpost_store::registry::ApiKey;
@@ -27,12 +28,21 @@ pub enum TenantRole {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct KeyBody {
     pub role: TenantRole,
     /// What the key is for, e.g. `terraform` or `pbx-sync`.
     #[oai(validator(max_length = 200))]
     pub description: Option<String>,
+}
+
+impl Example for KeyBody {
+    fn example() -> Self {
+        Self {
+            role: TenantRole::TenantAdmin,
+            description: Some("terraform".into()),
+        }
+    }
 }
 
 #[derive(Debug, Object)]
