@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use signpost_domain::{ProfileId, TenantId, Timestamp};
+use sqlx::AnyConnection;
 
 use super::rows::{self, PROFILE_COLUMNS};
 use super::{NewEvent, SqlRegistry, append_events, unavailable};
@@ -9,6 +10,29 @@ use crate::registry::{
 
 fn target(id: &ProfileId) -> String {
     format!("profile/{id}")
+}
+
+impl SqlRegistry {
+    /// The profile as it is now, locked until the transaction ends.
+    async fn profile_for_update(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        id: &ProfileId,
+    ) -> RegistryResult<Option<Profile>> {
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE tenant_id = $1 AND id = $2{}",
+            self.engine.lock_rows()
+        );
+        sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(unavailable)?
+            .map(|row| rows::profile(&row))
+            .transpose()
+    }
 }
 
 #[async_trait]
@@ -31,18 +55,7 @@ impl ProfileRepo for SqlRegistry {
         if tenant_exists.is_none() {
             return Err(RegistryError::TenantNotFound);
         }
-        let sql = format!(
-            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE tenant_id = $1 AND id = $2{}",
-            self.engine.lock_rows()
-        );
-        let before = sqlx::query(&sql)
-            .bind(tenant.as_str())
-            .bind(spec.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .map(|row| rows::profile(&row))
-            .transpose()?;
+        let before = self.profile_for_update(&mut tx, tenant, &spec.id).await?;
         let now = Timestamp::now();
         let settings = rows::settings_json(&spec.extra_settings);
         let written = match before {
@@ -151,19 +164,7 @@ impl ProfileRepo for SqlRegistry {
         id: &ProfileId,
     ) -> RegistryResult<bool> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE tenant_id = $1 AND id = $2{}",
-            self.engine.lock_rows()
-        );
-        let Some(before) = sqlx::query(&sql)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .map(|row| rows::profile(&row))
-            .transpose()?
-        else {
+        let Some(before) = self.profile_for_update(&mut tx, tenant, id).await? else {
             return Ok(false);
         };
         let devices: i64 = sqlx::query_scalar(

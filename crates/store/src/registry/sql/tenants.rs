@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use signpost_domain::{TenantId, Timestamp};
+use sqlx::AnyConnection;
 
 use super::rows::{self, TENANT_COLUMNS};
 use super::{NewEvent, SqlRegistry, append_events, unavailable};
@@ -11,6 +12,27 @@ fn target(id: &TenantId) -> String {
     format!("tenant/{id}")
 }
 
+impl SqlRegistry {
+    /// The tenant as it is now, locked until the transaction ends.
+    async fn tenant_for_update(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TenantId,
+    ) -> RegistryResult<Option<Tenant>> {
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1{}",
+            self.engine.lock_rows()
+        );
+        sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(unavailable)?
+            .map(|row| rows::tenant(&row))
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl TenantRepo for SqlRegistry {
     async fn put(
@@ -19,17 +41,7 @@ impl TenantRepo for SqlRegistry {
         spec: TenantSpec,
     ) -> RegistryResult<Written<Tenant>> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1{}",
-            self.engine.lock_rows()
-        );
-        let before = sqlx::query(&sql)
-            .bind(spec.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .map(|row| rows::tenant(&row))
-            .transpose()?;
+        let before = self.tenant_for_update(&mut tx, &spec.id).await?;
         let now = Timestamp::now();
         let written = match before {
             Some(before) if before.spec == spec => return Ok(Written::Unchanged(before)),
@@ -126,18 +138,7 @@ impl TenantRepo for SqlRegistry {
         force: bool,
     ) -> RegistryResult<bool> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1{}",
-            self.engine.lock_rows()
-        );
-        let Some(before) = sqlx::query(&sql)
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .map(|row| rows::tenant(&row))
-            .transpose()?
-        else {
+        let Some(before) = self.tenant_for_update(&mut tx, id).await? else {
             return Ok(false);
         };
         let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE tenant_id = $1")
