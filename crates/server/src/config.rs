@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+mod phone;
+
+pub use phone::{PhoneSettings, TlsSettings};
+
 /// Every configuration key, its kind and what it does (also the README's reference table).
 pub const KEYS: &[(&str, Kind, &str)] = &[
     (
@@ -128,6 +132,9 @@ pub struct Config {
     pub blobs: BlobBackend,
     pub cache: CacheBackend,
     pub auth: AuthSettings,
+    /// `Some`: serve HTTPS instead of HTTP.
+    pub tls: Option<TlsSettings>,
+    pub phone: PhoneSettings,
 }
 
 /// How bearer tokens are signed and how long they live.
@@ -259,8 +266,13 @@ impl Config {
     }
 }
 
+/// Every key, the phone path's included.
+pub fn all_keys() -> impl Iterator<Item = &'static (&'static str, Kind, &'static str)> {
+    KEYS.iter().chain(phone::KEYS)
+}
+
 fn key(name: &str) -> Option<(&'static str, Kind)> {
-    KEYS.iter()
+    all_keys()
         .find(|(k, _, _)| *k == name)
         .map(|(k, kind, _)| (*k, *kind))
 }
@@ -467,6 +479,8 @@ impl Layers {
             }
         }
         let auth = self.auth()?;
+        let tls = self.tls()?;
+        let phone = self.phone()?;
         Ok(Config {
             listen,
             data_dir,
@@ -476,6 +490,8 @@ impl Layers {
             blobs,
             cache,
             auth,
+            tls,
+            phone,
         })
     }
 

@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::Server;
-use poem::listener::TcpListener;
+use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
 
-use crate::config::Config;
+use crate::config::{Config, TlsSettings};
 use crate::wiring;
 
 /// How long in-flight requests may finish after SIGTERM/SIGINT.
@@ -19,7 +19,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot bring the registry schema up to date")?;
     let auth = wiring::authenticator(&config, &backends.registry)?;
-    let state = backends.app_state(auth);
+    let state = backends.app_state(auth, &config.phone);
+    let phone = state.phone.clone();
+    let background = phone.spawn_background();
 
     let listener = TcpListener::bind(config.listen);
     tracing::info!(
@@ -29,16 +31,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         cache = backends.cache.0,
         "signpost is serving"
     );
-    Server::new(listener)
-        .run_with_graceful_shutdown(
-            signpost_api::app(state, config.max_body_bytes),
-            shutdown_signal(),
-            Some(GRACE_PERIOD),
-        )
-        .await
-        .with_context(|| format!("cannot serve on {}", config.listen))?;
+    let app = signpost_api::app(state, config.max_body_bytes);
+    let served = match &config.tls {
+        None => {
+            Server::new(listener)
+                .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
+                .await
+        }
+        Some(tls) => {
+            let tls = tls_config(tls)?;
+            Server::new(listener.rustls(tls))
+                .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
+                .await
+        }
+    };
+    served.with_context(|| format!("cannot serve on {}", config.listen))?;
+    // Last-seen noted since the last flush would otherwise be lost.
+    phone.flush_sightings().await;
+    for task in background {
+        task.abort();
+    }
     tracing::info!("signpost stopped");
     Ok(())
+}
+
+/// The certificate and key, read once at start: a missing or unreadable file fails the
+/// start with one line naming it.
+fn tls_config(tls: &TlsSettings) -> anyhow::Result<RustlsConfig> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let certificate = RustlsCertificate::new()
+        .cert(read(&tls.cert)?)
+        .key(read(&tls.key)?);
+    Ok(RustlsConfig::new().fallback(certificate))
 }
 
 async fn shutdown_signal() {

@@ -4,16 +4,18 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use signpost_api::AppState;
+use signpost_api::{AppPorts, AppState, TrustedProxies};
 use signpost_service::auth::{Authenticator, SigningKeys};
-use signpost_service::{ApiKeys, Devices, Events, Profiles, Readiness, Tenants, probe};
+use signpost_service::phone::{CacheTtl, PhoneOptions, PhoneRateLimits};
+use signpost_service::{Readiness, probe};
 use signpost_store::blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Options};
 use signpost_store::cache::{Cache, MemoryCache, RedisCache, RedisOptions};
+use signpost_store::ratelimit::{BucketRule, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use signpost_store::registry::{
     DeviceRepo, EventRepo, KeyRepo, ProfileRepo, RegistryAdmin, SqlRegistry, TenantRepo,
 };
 
-use crate::config::{BlobBackend, CacheBackend, Config, RegistryBackend};
+use crate::config::{BlobBackend, CacheBackend, Config, PhoneSettings, RegistryBackend};
 
 mod signing_secret;
 
@@ -21,6 +23,8 @@ mod signing_secret;
 const REDIS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 /// Entries the in-process cache holds at most.
 const MEMORY_CACHE_ENTRIES: u64 = 1_000_000;
+/// Source addresses whose rate-limit buckets the in-process limiter keeps at most.
+const MEMORY_RATE_LIMIT_KEYS: u64 = 1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -39,22 +43,28 @@ pub struct Backends {
     pub registry: Registry,
     pub blobs: (&'static str, Arc<dyn BlobStore>),
     pub cache: (&'static str, Arc<dyn Cache>),
+    /// Shares the cache's backend: in-process, or Redis for limits across replicas.
+    pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
 impl Backends {
     /// What the HTTP handlers share: the use cases over these backends.
-    pub fn app_state(&self, auth: Authenticator) -> AppState {
+    pub fn app_state(&self, auth: Authenticator, phone: &PhoneSettings) -> AppState {
         let registry = &self.registry;
-        let auth = Arc::new(auth);
-        AppState {
-            readiness: Arc::new(self.readiness()),
-            keys: ApiKeys::new(auth.clone()),
-            auth,
-            tenants: Tenants::new(registry.tenants.clone()),
-            profiles: Profiles::new(registry.profiles.clone()),
-            devices: Devices::new(registry.devices.clone()),
-            events: Events::new(registry.events.clone()),
-        }
+        AppState::new(
+            AppPorts {
+                tenants: registry.tenants.clone(),
+                profiles: registry.profiles.clone(),
+                devices: registry.devices.clone(),
+                events: registry.events.clone(),
+                cache: self.cache.1.clone(),
+                rate_limiter: self.rate_limiter.clone(),
+            },
+            Arc::new(auth),
+            self.readiness(),
+            phone_options(phone),
+            TrustedProxies::new(phone.trusted_proxies.clone()),
+        )
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -146,10 +156,29 @@ pub async fn backends(config: &Config) -> anyhow::Result<Backends> {
             )
         }
     };
-    let cache: (&'static str, Arc<dyn Cache>) = match &config.cache {
+    let (cache, rate_limiter) = cache_and_limiter(&config.cache).await?;
+    Ok(Backends {
+        registry,
+        blobs,
+        cache,
+        rate_limiter,
+    })
+}
+
+/// A port with the name readiness reports it under.
+type Named<T> = (&'static str, Arc<T>);
+
+/// The cache and the rate limiter share a backend: in-process, or one Redis for both.
+async fn cache_and_limiter(
+    backend: &CacheBackend,
+) -> anyhow::Result<(Named<dyn Cache>, Arc<dyn RateLimiter>)> {
+    Ok(match backend {
         CacheBackend::Memory => (
-            "memory",
-            Arc::new(MemoryCache::new("", MEMORY_CACHE_ENTRIES)),
+            (
+                "memory",
+                Arc::new(MemoryCache::new("", MEMORY_CACHE_ENTRIES)),
+            ),
+            Arc::new(MemoryRateLimiter::new(MEMORY_RATE_LIMIT_KEYS)),
         ),
         CacheBackend::Redis { url, prefix } => {
             let options = RedisOptions {
@@ -157,19 +186,34 @@ pub async fn backends(config: &Config) -> anyhow::Result<Backends> {
                 prefix: prefix.clone(),
                 command_timeout: REDIS_COMMAND_TIMEOUT,
             };
-            (
-                "redis",
-                Arc::new(
-                    RedisCache::new(options)
-                        .await
-                        .context("cannot set up Redis")?,
-                ),
-            )
+            let limiter = RedisRateLimiter::new(options.clone())
+                .context("cannot set up Redis for rate limits")?;
+            let cache = RedisCache::new(options)
+                .await
+                .context("cannot set up Redis")?;
+            (("redis", Arc::new(cache)), Arc::new(limiter))
         }
-    };
-    Ok(Backends {
-        registry,
-        blobs,
-        cache,
     })
+}
+
+fn phone_options(phone: &PhoneSettings) -> PhoneOptions {
+    let seconds = std::time::Duration::from_secs;
+    PhoneOptions {
+        ttl: CacheTtl {
+            positive: seconds(phone.cache_ttl_seconds),
+            negative: seconds(phone.cache_negative_ttl_seconds),
+        },
+        max_cached_devices: phone.cache_max_devices,
+        rate_limits: phone.rate_limit.map(|limits| PhoneRateLimits {
+            requests: BucketRule {
+                burst: limits.burst,
+                per_second: f64::from(limits.per_second),
+            },
+            misses: BucketRule {
+                burst: limits.miss_burst,
+                per_second: f64::from(limits.miss_per_minute) / 60.0,
+            },
+        }),
+        sighting_interval: seconds(phone.last_seen_interval_seconds),
+    }
 }

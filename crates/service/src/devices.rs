@@ -3,11 +3,12 @@ use std::sync::Arc;
 use signpost_domain::{Mac, TenantId};
 use signpost_store::registry::{
     BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo, DeviceSpec,
-    Resolution, Written,
+    RegistryError, Resolution, Written,
 };
 
 use crate::auth::AuthCtx;
 use crate::error::{ServiceError, ServiceResult};
+use crate::phone::{EntryKey, Invalidator};
 
 /// The most operations one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -15,11 +16,12 @@ pub const MAX_BATCH: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct Devices {
     repo: Arc<dyn DeviceRepo>,
+    invalidator: Invalidator,
 }
 
 impl Devices {
-    pub fn new(repo: Arc<dyn DeviceRepo>) -> Self {
-        Self { repo }
+    pub fn new(repo: Arc<dyn DeviceRepo>, invalidator: Invalidator) -> Self {
+        Self { repo, invalidator }
     }
 
     pub async fn put(
@@ -30,7 +32,15 @@ impl Devices {
         spec: DeviceSpec,
     ) -> ServiceResult<Written<Device>> {
         auth.write(tenant)?;
-        Ok(self.repo.put(change, tenant, spec).await?)
+        let mac = spec.mac;
+        let written = self.repo.put(change, tenant, spec).await;
+        // Also after an error: the commit may have happened before the connection failed.
+        if !matches!(written, Ok(Written::Unchanged(_))) {
+            self.invalidator
+                .invalidate(vec![EntryKey::Device(mac)])
+                .await;
+        }
+        Ok(written?)
     }
 
     pub async fn get(&self, auth: &AuthCtx, tenant: &TenantId, mac: Mac) -> ServiceResult<Device> {
@@ -61,7 +71,11 @@ impl Devices {
         mac: Mac,
     ) -> ServiceResult<()> {
         auth.write(tenant)?;
-        if self.repo.delete(change, tenant, mac).await? {
+        let deleted = self.repo.delete(change, tenant, mac).await;
+        self.invalidator
+            .invalidate(vec![EntryKey::Device(mac)])
+            .await;
+        if deleted? {
             Ok(())
         } else {
             Err(ServiceError::NotFound)
@@ -76,7 +90,12 @@ impl Devices {
         ops: Vec<DeviceOp>,
     ) -> ServiceResult<BatchSummary> {
         auth.write(tenant)?;
-        Ok(self.repo.apply_batch(change, tenant, ops).await?)
+        let keys: Vec<EntryKey> = ops.iter().map(|op| EntryKey::Device(op.mac())).collect();
+        let applied = self.repo.apply_batch(change, tenant, ops).await;
+        if !matches!(&applied, Err(RegistryError::BatchRefused(_))) {
+            self.invalidator.invalidate(keys).await;
+        }
+        Ok(applied?)
     }
 
     /// What the phone with this MAC would be told at boot: `None` when it is not redirected

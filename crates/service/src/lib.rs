@@ -6,8 +6,10 @@ pub mod auth;
 mod devices;
 mod error;
 mod events;
+pub mod phone;
 mod profiles;
 pub mod readiness;
+mod snom;
 mod tenants;
 
 pub use api_keys::ApiKeys;
@@ -17,4 +19,5 @@ pub use error::{ServiceError, ServiceResult};
 pub use events::Events;
 pub use profiles::Profiles;
 pub use readiness::{Probe, Readiness, ReadinessReport, probe};
+pub use snom::{PhoneRedirection, SnomError, SnomRedirect, SnomResult};
 pub use tenants::Tenants;

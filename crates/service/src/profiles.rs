@@ -5,15 +5,17 @@ use signpost_store::registry::{ChangeContext, Profile, ProfileRepo, ProfileSpec,
 
 use crate::auth::AuthCtx;
 use crate::error::{ServiceError, ServiceResult};
+use crate::phone::{EntryKey, Invalidator};
 
 #[derive(Debug, Clone)]
 pub struct Profiles {
     repo: Arc<dyn ProfileRepo>,
+    invalidator: Invalidator,
 }
 
 impl Profiles {
-    pub fn new(repo: Arc<dyn ProfileRepo>) -> Self {
-        Self { repo }
+    pub fn new(repo: Arc<dyn ProfileRepo>, invalidator: Invalidator) -> Self {
+        Self { repo, invalidator }
     }
 
     pub async fn put(
@@ -24,7 +26,13 @@ impl Profiles {
         spec: ProfileSpec,
     ) -> ServiceResult<Written<Profile>> {
         auth.write(tenant)?;
-        Ok(self.repo.put(change, tenant, spec).await?)
+        let key = EntryKey::Profile(tenant.clone(), spec.id.clone());
+        let written = self.repo.put(change, tenant, spec).await;
+        // Also after an error: the commit may have happened before the connection failed.
+        if !matches!(written, Ok(Written::Unchanged(_))) {
+            self.invalidator.invalidate(vec![key]).await;
+        }
+        Ok(written?)
     }
 
     pub async fn get(
@@ -59,7 +67,11 @@ impl Profiles {
         id: &ProfileId,
     ) -> ServiceResult<()> {
         auth.write(tenant)?;
-        if self.repo.delete(change, tenant, id).await? {
+        let deleted = self.repo.delete(change, tenant, id).await;
+        self.invalidator
+            .invalidate(vec![EntryKey::Profile(tenant.clone(), id.clone())])
+            .await;
+        if deleted? {
             Ok(())
         } else {
             Err(ServiceError::NotFound)

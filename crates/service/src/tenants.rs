@@ -5,17 +5,19 @@ use signpost_store::registry::{ChangeContext, Tenant, TenantRepo, TenantSpec, Wr
 
 use crate::auth::AuthCtx;
 use crate::error::{ServiceError, ServiceResult};
+use crate::phone::{EntryKey, Invalidator};
 
 /// Tenants are created, replaced and deleted by platform admins; a tenant's own keys may
 /// read it.
 #[derive(Debug, Clone)]
 pub struct Tenants {
     repo: Arc<dyn TenantRepo>,
+    invalidator: Invalidator,
 }
 
 impl Tenants {
-    pub fn new(repo: Arc<dyn TenantRepo>) -> Self {
-        Self { repo }
+    pub fn new(repo: Arc<dyn TenantRepo>, invalidator: Invalidator) -> Self {
+        Self { repo, invalidator }
     }
 
     pub async fn put(
@@ -27,7 +29,13 @@ impl Tenants {
         // Another tenant's key learns nothing (404); the tenant's own keys may not (403).
         auth.read(&spec.id)?;
         auth.platform()?;
-        Ok(self.repo.put(change, spec).await?)
+        let key = EntryKey::Tenant(spec.id.clone());
+        let written = self.repo.put(change, spec).await;
+        // Also after an error: the commit may have happened before the connection failed.
+        if !matches!(written, Ok(Written::Unchanged(_))) {
+            self.invalidator.invalidate(vec![key]).await;
+        }
+        Ok(written?)
     }
 
     pub async fn get(&self, auth: &AuthCtx, id: &TenantId) -> ServiceResult<Tenant> {
@@ -54,7 +62,13 @@ impl Tenants {
     ) -> ServiceResult<()> {
         auth.read(id)?;
         auth.platform()?;
-        if self.repo.delete(change, id, force).await? {
+        let deleted = self.repo.delete(change, id, force).await;
+        // The tenant's entry going negative is enough: every device entry of the tenant
+        // resolves through it.
+        self.invalidator
+            .invalidate(vec![EntryKey::Tenant(id.clone())])
+            .await;
+        if deleted? {
             Ok(())
         } else {
             Err(ServiceError::NotFound)

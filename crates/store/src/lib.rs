@@ -4,4 +4,5 @@
 
 pub mod blobs;
 pub mod cache;
+pub mod ratelimit;
 pub mod registry;

@@ -554,6 +554,16 @@ async fn resolution_follows_device_profile_tenant(r: Arc<SqlRegistry>) {
         r.resolve(mac(1)).await.unwrap().is_none(),
         "suspended tenant"
     );
+    // The device's own share of a resolution is told whatever the tenant's status.
+    assert_eq!(
+        r.route(mac(1)).await.unwrap(),
+        Some(DeviceRoute {
+            tenant: acme,
+            profile: Some(pid("desk")),
+            setting_server: Some(url("http://10.0.0.5/snom")),
+        })
+    );
+    assert_eq!(r.route(mac(2)).await.unwrap(), None);
 }
 
 async fn sightings_update_many_devices_at_once(r: Arc<SqlRegistry>) {

@@ -9,17 +9,32 @@ use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use serde_json::Value;
-use signpost_api::{AppState, DEFAULT_BODY_LIMIT};
+use signpost_api::{AppPorts, AppState, DEFAULT_BODY_LIMIT, TrustedProxies};
 use signpost_domain::Role;
-use signpost_service::{
-    ApiKeys, Authenticator, Devices, Events, Profiles, Readiness, SigningKeys, Tenants,
-};
+use signpost_service::phone::{CacheTtl, PhoneOptions, PhoneRedirects};
+use signpost_service::{Authenticator, Readiness, SigningKeys};
+use signpost_store::cache::{Cache, MemoryCache};
+use signpost_store::ratelimit::{MemoryRateLimiter, RateLimiter};
 use signpost_store::registry::{ChangeContext, RegistryAdmin, SqlRegistry};
 use signpost_testkit::TestDatabase;
+
+/// The phone path's settings in tests: limits off unless a test sets them.
+pub fn phone_options() -> PhoneOptions {
+    PhoneOptions {
+        ttl: CacheTtl {
+            positive: Duration::from_secs(300),
+            negative: Duration::from_secs(30),
+        },
+        max_cached_devices: 10_000,
+        rate_limits: None,
+        sighting_interval: Duration::from_secs(3600),
+    }
+}
 
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static>>,
     pub auth: Arc<Authenticator>,
+    pub phone: PhoneRedirects,
     registry: Arc<SqlRegistry>,
     _dir: Option<tempfile::TempDir>,
     database: Option<TestDatabase>,
@@ -32,20 +47,31 @@ impl TestApp {
             "sqlite://{}?mode=rwc",
             dir.path().join("registry.db").display()
         );
-        Self::build(&url, Some(dir), None).await
+        Self::build(&url, Some(dir), None, phone_options()).await
+    }
+
+    /// On SQLite, with these phone-path settings.
+    pub async fn sqlite_with(phone: PhoneOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("registry.db").display()
+        );
+        Self::build(&url, Some(dir), None, phone).await
     }
 
     /// `None` when this run did not ask for PostgreSQL.
     pub async fn postgres() -> Option<Self> {
         let database = TestDatabase::create().await?;
         let url = database.url.clone();
-        Some(Self::build(&url, None, Some(database)).await)
+        Some(Self::build(&url, None, Some(database), phone_options()).await)
     }
 
     async fn build(
         url: &str,
         dir: Option<tempfile::TempDir>,
         database: Option<TestDatabase>,
+        phone: PhoneOptions,
     ) -> Self {
         let registry = Arc::new(SqlRegistry::connect(url, 5).await.unwrap());
         registry.migrate().await.unwrap();
@@ -59,15 +85,24 @@ impl TestApp {
             signing,
             Duration::from_secs(900),
         ));
-        let state = AppState {
-            readiness: Arc::new(Readiness::default()),
-            auth: auth.clone(),
-            tenants: Tenants::new(registry.clone()),
-            profiles: Profiles::new(registry.clone()),
-            devices: Devices::new(registry.clone()),
-            events: Events::new(registry.clone()),
-            keys: ApiKeys::new(auth.clone()),
-        };
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new("", 100_000));
+        let rate_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(10_000));
+        let state = AppState::new(
+            AppPorts {
+                tenants: registry.clone(),
+                profiles: registry.clone(),
+                devices: registry.clone(),
+                events: registry.clone(),
+                cache,
+                rate_limiter,
+            },
+            auth.clone(),
+            Readiness::default(),
+            phone,
+            TrustedProxies::default(),
+        );
+        let phone = state.phone.clone();
+        phone.spawn_background();
         let client = TestClient::new(
             signpost_api::app(state, DEFAULT_BODY_LIMIT)
                 .map_to_response()
@@ -76,6 +111,7 @@ impl TestApp {
         Self {
             client,
             auth,
+            phone,
             registry,
             _dir: dir,
             database,

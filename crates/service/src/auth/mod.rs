@@ -99,20 +99,8 @@ impl Authenticator {
         client_id: &str,
         client_secret: &str,
     ) -> Result<IssuedToken, AuthError> {
-        let key = self.keys.get(client_id).await?;
-        // The secret is hashed whether or not the key exists, so that an unknown id does
-        // not answer measurably faster than a wrong secret.
-        let stored = key.as_ref().map_or("", |k| k.secret_hash.as_str());
-        let secret_ok = keys::secret_matches(client_secret, stored);
-        let key = match key {
-            Some(key) if secret_ok && !key.is_revoked() => key,
-            _ => return Err(AuthError::InvalidClient),
-        };
+        let key = self.verify_key(client_id, client_secret).await?;
         let now = Timestamp::now();
-        if let Err(e) = self.keys.touch(&key.id, now).await {
-            // Only bookkeeping: a failed note of the last use must not refuse a valid key.
-            tracing::warn!(error = %e, key = %key.id, "cannot note the key's last use");
-        }
         let iat = u64::try_from(now.unix_millis() / 1000).unwrap_or(0);
         let lifetime = self.token_lifetime.as_secs();
         let claims = Claims {
@@ -127,6 +115,38 @@ impl Authenticator {
             token_type: "Bearer",
             expires_in: lifetime,
         })
+    }
+
+    /// Verifies a key id and secret sent with every call (HTTP Basic, as the Snom XML-RPC
+    /// API does) and answers who is calling.
+    pub async fn authenticate_key(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<AuthCtx, AuthError> {
+        let key = self.verify_key(client_id, client_secret).await?;
+        Ok(AuthCtx {
+            key_id: key.id,
+            tenant: key.tenant,
+            role: key.role,
+        })
+    }
+
+    async fn verify_key(&self, client_id: &str, client_secret: &str) -> Result<ApiKey, AuthError> {
+        let key = self.keys.get(client_id).await?;
+        // The secret is hashed whether or not the key exists, so that an unknown id does
+        // not answer measurably faster than a wrong secret.
+        let stored = key.as_ref().map_or("", |k| k.secret_hash.as_str());
+        let secret_ok = keys::secret_matches(client_secret, stored);
+        let key = match key {
+            Some(key) if secret_ok && !key.is_revoked() => key,
+            _ => return Err(AuthError::InvalidClient),
+        };
+        if let Err(e) = self.keys.touch(&key.id, Timestamp::now()).await {
+            // Only bookkeeping: a failed note of the last use must not refuse a valid key.
+            tracing::warn!(error = %e, key = %key.id, "cannot note the key's last use");
+        }
+        Ok(key)
     }
 
     /// Verifies a bearer token and answers who is calling.

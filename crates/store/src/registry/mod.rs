@@ -130,6 +130,8 @@ pub trait DeviceRepo: Send + Sync + Debug {
     /// else its profile's, else its tenant's default. `None` when the MAC is unknown, not
     /// redirected, or its tenant is suspended.
     async fn resolve(&self, mac: Mac) -> RegistryResult<Option<Resolution>>;
+    /// The owner of a MAC and the device's own redirect fields, whatever the tenant's status.
+    async fn route(&self, mac: Mac) -> RegistryResult<Option<DeviceRoute>>;
     /// Records when and how phones were last seen; unknown MACs are ignored. Answers how many
     /// devices were updated.
     async fn record_sightings(&self, sightings: &[Sighting]) -> RegistryResult<u64>;

@@ -179,6 +179,16 @@ pub struct Resolution {
     pub extra_settings: Vec<PhoneSetting>,
 }
 
+/// Who owns a MAC and where its own redirect points: the device's share of a resolution,
+/// cached apart from its profile and tenant so that changing either is one invalidation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DeviceRoute {
+    pub tenant: TenantId,
+    pub profile: Option<ProfileId>,
+    /// The device's explicit setting server, which wins over its profile's.
+    pub setting_server: Option<SettingServerUrl>,
+}
+
 /// One phone request, noted for the last-seen fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sighting {

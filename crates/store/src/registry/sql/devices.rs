@@ -7,7 +7,8 @@ use super::rows::{self, DEVICE_COLUMNS};
 use super::{ROWS_PER_STATEMENT, SqlRegistry, corrupt, unavailable, values_placeholders};
 use crate::registry::{
     BatchItemReason, BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo,
-    DeviceSpec, RegistryError, RegistryResult, Resolution, ResolutionSource, Sighting, Written,
+    DeviceRoute, DeviceSpec, RegistryError, RegistryResult, Resolution, ResolutionSource, Sighting,
+    Written,
 };
 
 #[async_trait]
@@ -171,6 +172,21 @@ impl DeviceRepo for SqlRegistry {
             setting_server,
             source,
             extra_settings,
+        }))
+    }
+
+    async fn route(&self, mac: Mac) -> RegistryResult<Option<DeviceRoute>> {
+        let row =
+            sqlx::query("SELECT tenant_id, profile_id, setting_server FROM devices WHERE mac = $1")
+                .bind(mac.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(DeviceRoute {
+            tenant: rows::parsed(&row, "tenant_id")?,
+            profile: rows::opt_parsed(&row, "profile_id")?,
+            setting_server: rows::opt_parsed(&row, "setting_server")?,
         }))
     }
 

@@ -1,0 +1,141 @@
+//! The phone endpoints: what a Snom phone fetches at boot. Public, unauthenticated and hot:
+//! parse the path, ask the phone service, write the document. Every "no" is the same
+//! 200 empty document, so the answers reveal nothing about which MACs exist.
+
+use std::time::Duration;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::web::{Data, Path, Query};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use signpost_domain::{Mac, PhoneType, SettingsFormat};
+use signpost_service::phone::{PhoneAnswer, PhoneRequest};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// How long a phone is asked to wait when the registry is down and nothing is cached.
+const UNAVAILABLE_RETRY_AFTER: &str = "30";
+
+#[derive(Debug, Deserialize)]
+pub struct MacQuery {
+    mac: Option<String>,
+}
+
+/// `GET /{phone_type}/{phone_type}.php?mac={MAC}`: the legacy redirect path, answered in
+/// the plain-text settings format.
+#[handler]
+pub async fn legacy(
+    req: &Request,
+    Path((dir, file)): Path<(String, String)>,
+    Query(query): Query<MacQuery>,
+    state: Data<&AppState>,
+) -> poem::Result<Response> {
+    let phone_type = file
+        .strip_suffix(".php")
+        .filter(|stem| *stem == dir && stem.parse::<PhoneType>().is_ok());
+    if phone_type.is_none() {
+        return Err(ApiError::not_found().into());
+    }
+    // An unparseable `mac` is treated like none: the User-Agent may still name the phone.
+    let mac = query.mac.as_deref().and_then(|m| m.parse::<Mac>().ok());
+    Ok(answer(req, &state, SettingsFormat::Text, mac).await)
+}
+
+/// `GET /{phone_type}.htm` and `GET /{phone_type}-{MAC}.htm`: what a phone whose setting
+/// server is Signpost's root asks for, answered in the XML settings format.
+#[handler]
+pub async fn settings_file(
+    req: &Request,
+    Path(file): Path<String>,
+    state: Data<&AppState>,
+) -> poem::Result<Response> {
+    let Some((_, mac)) = parse_settings_file(&file) else {
+        return Err(ApiError::not_found().into());
+    };
+    Ok(answer(req, &state, SettingsFormat::Xml, mac).await)
+}
+
+/// `snomD785.htm` → (type, None); `snomD785-000413AABBCC.htm` → (type, Some(MAC)).
+fn parse_settings_file(file: &str) -> Option<(&str, Option<Mac>)> {
+    let stem = file.strip_suffix(".htm")?;
+    let (phone_type, mac) = match stem.rsplit_once('-') {
+        Some((phone_type, mac)) => (phone_type, Some(Mac::parse_compact(mac).ok()?)),
+        None => (stem, None),
+    };
+    phone_type.parse::<PhoneType>().ok()?;
+    Some((phone_type, mac))
+}
+
+async fn answer(
+    req: &Request,
+    state: &AppState,
+    format: SettingsFormat,
+    mac: Option<Mac>,
+) -> Response {
+    let request = PhoneRequest {
+        format,
+        mac,
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        source: state.trusted_proxies.of_request(req),
+    };
+    let response = match state.phone.answer(request).await {
+        PhoneAnswer::Document(document) => Response::builder()
+            .status(StatusCode::OK)
+            .content_type(format.content_type())
+            .body(document.into_owned()),
+        PhoneAnswer::Limited { retry_after } => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header(header::RETRY_AFTER, retry_after_seconds(retry_after))
+            .content_type("text/plain; charset=utf-8")
+            .body("too many requests\n"),
+        PhoneAnswer::Unavailable => Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER)
+            .content_type("text/plain; charset=utf-8")
+            .body("temporarily unavailable\n"),
+    };
+    let mut response = response;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Whole seconds, rounded up: `Retry-After` has no fractions, and 0 would invite a retry
+/// storm.
+fn retry_after_seconds(wait: Duration) -> String {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_file_names() {
+        assert_eq!(
+            parse_settings_file("snomD785.htm"),
+            Some(("snomD785", None))
+        );
+        let (phone_type, mac) = parse_settings_file("snomD785-000413AABBCC.htm").unwrap();
+        assert_eq!(phone_type, "snomD785");
+        assert_eq!(mac.unwrap().to_string(), "000413AABBCC");
+        assert_eq!(parse_settings_file("snomD785-0004.htm"), None);
+        assert_eq!(parse_settings_file("snomD785.xml"), None);
+        assert_eq!(parse_settings_file("a b.htm"), None);
+        assert_eq!(parse_settings_file(".htm"), None);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_seconds(Duration::from_millis(1)), "1");
+        assert_eq!(retry_after_seconds(Duration::from_millis(1500)), "2");
+        assert_eq!(retry_after_seconds(Duration::from_secs(3)), "3");
+        assert_eq!(retry_after_seconds(Duration::ZERO), "1");
+    }
+}

@@ -1,0 +1,178 @@
+//! The phone path's settings: rate limits, caching, last-seen, trusted proxies, and the
+//! optional native TLS that phones and XML-RPC tools connect to.
+
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::{ConfigError, Kind, Layers};
+
+pub const KEYS: &[(&str, Kind, &str)] = &[
+    (
+        "tls_cert",
+        Kind::Text,
+        "PEM certificate chain: serve HTTPS natively (with tls_key)",
+    ),
+    ("tls_key", Kind::Text, "PEM private key for tls_cert"),
+    (
+        "trusted_proxies",
+        Kind::Text,
+        "comma-separated addresses/CIDRs whose X-Forwarded-For is believed (default none)",
+    ),
+    (
+        "phone_rate_limit",
+        Kind::Bool,
+        "per-source-address limits on the phone endpoints (default true)",
+    ),
+    (
+        "phone_rate_burst",
+        Kind::Integer,
+        "phone requests per source address in a burst (default 2000)",
+    ),
+    (
+        "phone_rate_per_second",
+        Kind::Integer,
+        "phone requests per source address per second, sustained (default 200)",
+    ),
+    (
+        "phone_miss_burst",
+        Kind::Integer,
+        "lookups of unknown/unredirected MACs per source address in a burst (default 60)",
+    ),
+    (
+        "phone_miss_per_minute",
+        Kind::Integer,
+        "such misses per source address per minute, sustained (default 60)",
+    ),
+    (
+        "cache_ttl_seconds",
+        Kind::Integer,
+        "how long resolved entries are cached (default 300)",
+    ),
+    (
+        "cache_negative_ttl_seconds",
+        Kind::Integer,
+        "how long \"no such MAC\" is cached (default 30)",
+    ),
+    (
+        "cache_max_devices",
+        Kind::Integer,
+        "device entries each replica keeps in memory (default 500000)",
+    ),
+    (
+        "last_seen_interval_seconds",
+        Kind::Integer,
+        "how often last-seen is written, at most once per MAC (default 60)",
+    ),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RateLimitSettings {
+    pub burst: u32,
+    pub per_second: u32,
+    pub miss_burst: u32,
+    pub miss_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhoneSettings {
+    pub trusted_proxies: Vec<IpNet>,
+    /// `None`: limits are off.
+    pub rate_limit: Option<RateLimitSettings>,
+    pub cache_ttl_seconds: u64,
+    pub cache_negative_ttl_seconds: u64,
+    pub cache_max_devices: u64,
+    pub last_seen_interval_seconds: u64,
+}
+
+impl Layers {
+    fn bounded(
+        &self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        match self.integer(name) {
+            None => Ok(default),
+            Some((n, origin)) => u64::try_from(n)
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        origin,
+                        format!("must be between {} and {}", range.start(), range.end()),
+                    )
+                }),
+        }
+    }
+
+    pub(super) fn tls(&self) -> Result<Option<TlsSettings>, ConfigError> {
+        match (self.text("tls_cert"), self.text("tls_key")) {
+            (None, None) => Ok(None),
+            (Some((cert, _)), Some((key, _))) => Ok(Some(TlsSettings {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            })),
+            (Some((_, origin)), None) => Err(ConfigError::new(origin, "is set but tls_key is not")),
+            (None, Some((_, origin))) => {
+                Err(ConfigError::new(origin, "is set but tls_cert is not"))
+            }
+        }
+    }
+
+    pub(super) fn phone(&self) -> Result<PhoneSettings, ConfigError> {
+        let trusted_proxies = match self.text("trusted_proxies") {
+            None => Vec::new(),
+            Some((list, origin)) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|entry| {
+                    entry
+                        .parse::<IpNet>()
+                        .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            ConfigError::new(
+                                origin,
+                                format!("`{entry}` is not an address or CIDR range"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let rate_limit = if self.bool("phone_rate_limit").unwrap_or(true) {
+            Some(RateLimitSettings {
+                burst: small(self.bounded("phone_rate_burst", 2_000, 1..=1_000_000)?),
+                per_second: small(self.bounded("phone_rate_per_second", 200, 1..=1_000_000)?),
+                miss_burst: small(self.bounded("phone_miss_burst", 60, 1..=1_000_000)?),
+                miss_per_minute: small(self.bounded("phone_miss_per_minute", 60, 1..=1_000_000)?),
+            })
+        } else {
+            None
+        };
+        Ok(PhoneSettings {
+            trusted_proxies,
+            rate_limit,
+            cache_ttl_seconds: self.bounded("cache_ttl_seconds", 300, 1..=86_400)?,
+            cache_negative_ttl_seconds: self.bounded(
+                "cache_negative_ttl_seconds",
+                30,
+                1..=86_400,
+            )?,
+            cache_max_devices: self.bounded("cache_max_devices", 500_000, 1_000..=100_000_000)?,
+            last_seen_interval_seconds: self.bounded(
+                "last_seen_interval_seconds",
+                60,
+                1..=86_400,
+            )?,
+        })
+    }
+}

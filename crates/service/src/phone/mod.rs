@@ -1,0 +1,191 @@
+//! The phone path: what a booting phone is told, as fast as the caches allow, and the
+//! bookkeeping around it (rate limits, last-seen) kept off its critical path.
+
+mod entries;
+mod invalidation;
+mod limits;
+mod resolver;
+mod shared;
+mod sightings;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use signpost_domain::{
+    Mac, SettingsFormat, Timestamp, UserAgentInfo, parse_user_agent, render_settings,
+};
+use signpost_store::cache::Cache;
+use signpost_store::ratelimit::RateLimiter;
+use signpost_store::registry::{DeviceRepo, ProfileRepo, Sighting, TenantRepo};
+
+pub use entries::{CacheTtl, EntryKey};
+pub use invalidation::Invalidator;
+pub use limits::PhoneRateLimits;
+pub use resolver::{Lookup, Redirect};
+
+use entries::LocalEntries;
+use limits::SourceLimits;
+use resolver::Resolver;
+use shared::SharedCache;
+use sightings::SightingLog;
+
+/// A phone's request, as the HTTP layer parsed it.
+#[derive(Debug, Clone, Copy)]
+pub struct PhoneRequest<'a> {
+    pub format: SettingsFormat,
+    /// The MAC from the path or query, when it carried one.
+    pub mac: Option<Mac>,
+    pub user_agent: Option<&'a str>,
+    /// The client's address (after trusted proxies).
+    pub source: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneAnswer {
+    /// 200 with this settings document (possibly the empty one).
+    Document(std::borrow::Cow<'static, str>),
+    /// 429: this source asked too much.
+    Limited { retry_after: Duration },
+    /// 503: the MAC is in no cache and the registry cannot be reached.
+    Unavailable,
+}
+
+/// How the phone path is tuned.
+#[derive(Debug, Clone, Copy)]
+pub struct PhoneOptions {
+    pub ttl: CacheTtl,
+    /// Device entries this process keeps in memory.
+    pub max_cached_devices: u64,
+    pub rate_limits: Option<PhoneRateLimits>,
+    /// How often last-seen is written to the registry.
+    pub sighting_interval: Duration,
+}
+
+/// The registry, cache and limiter ports the phone path runs on.
+#[derive(Debug, Clone)]
+pub struct PhonePorts {
+    pub devices: Arc<dyn DeviceRepo>,
+    pub profiles: Arc<dyn ProfileRepo>,
+    pub tenants: Arc<dyn TenantRepo>,
+    pub cache: Arc<dyn Cache>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhoneRedirects {
+    resolver: Resolver,
+    invalidator: Invalidator,
+    limits: SourceLimits,
+    sightings: Arc<SightingLog>,
+    devices: Arc<dyn DeviceRepo>,
+    options: PhoneOptions,
+}
+
+impl PhoneRedirects {
+    pub fn new(ports: PhonePorts, options: PhoneOptions) -> Self {
+        let local = Arc::new(LocalEntries::new(options.max_cached_devices, options.ttl));
+        let shared = SharedCache::new(ports.cache);
+        Self {
+            resolver: Resolver::new(
+                local.clone(),
+                shared.clone(),
+                ports.devices.clone(),
+                ports.profiles,
+                ports.tenants,
+            ),
+            invalidator: Invalidator::new(local, shared),
+            limits: SourceLimits::new(options.rate_limits, ports.rate_limiter),
+            sightings: Arc::default(),
+            devices: ports.devices,
+            options,
+        }
+    }
+
+    /// What every write use case calls after it commits.
+    pub fn invalidator(&self) -> Invalidator {
+        self.invalidator.clone()
+    }
+
+    /// Starts the invalidation listener and the last-seen flusher; they run until the
+    /// runtime stops. Call once per process.
+    pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            self.invalidator.spawn_background(),
+            self.sightings
+                .spawn_flusher(self.devices.clone(), self.options.sighting_interval),
+        ]
+    }
+
+    /// Writes pending last-seen notes now (at shutdown, and in tests).
+    pub async fn flush_sightings(&self) -> usize {
+        self.sightings.flush(self.devices.as_ref()).await
+    }
+
+    /// The answer for one phone request.
+    pub async fn answer(&self, request: PhoneRequest<'_>) -> PhoneAnswer {
+        if let Some(retry_after) = self.limits.admit(request.source).await {
+            return PhoneAnswer::Limited { retry_after };
+        }
+        let agent = request.user_agent.and_then(parse_user_agent);
+        let Some(mac) = request.mac.or(agent.as_ref().and_then(|a| a.mac)) else {
+            self.limits.note_miss(request.source).await;
+            return empty(request.format);
+        };
+        let lookup = match self.resolver.lookup(mac).await {
+            Ok(lookup) => lookup,
+            Err(err) => {
+                tracing::warn!(%err, %mac, "cannot resolve a phone: registry unavailable");
+                return PhoneAnswer::Unavailable;
+            }
+        };
+        if lookup.device.is_some() {
+            self.note_sighting(mac, &request, agent);
+        }
+        match lookup.redirect {
+            Some(redirect) => PhoneAnswer::Document(
+                render_settings(
+                    request.format,
+                    redirect.setting_server(),
+                    redirect.extra_settings(),
+                )
+                .into(),
+            ),
+            None => {
+                self.limits.note_miss(request.source).await;
+                empty(request.format)
+            }
+        }
+    }
+
+    fn note_sighting(&self, mac: Mac, request: &PhoneRequest<'_>, agent: Option<UserAgentInfo>) {
+        self.sightings.note(mac, || {
+            let (phone_type, firmware_version) =
+                agent.map_or((None, None), |a| (Some(a.phone_type), a.firmware_version));
+            Sighting {
+                mac,
+                at: Timestamp::now(),
+                source_address: request.source.to_string(),
+                user_agent: request.user_agent.map(|ua| truncate(ua, 512).to_owned()),
+                firmware_version,
+                phone_type,
+            }
+        });
+    }
+}
+
+fn empty(format: SettingsFormat) -> PhoneAnswer {
+    PhoneAnswer::Document(format.empty_document().into())
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

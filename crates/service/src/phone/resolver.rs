@@ -1,0 +1,180 @@
+//! MAC → effective setting server through three tiers: this process's memory, the shared
+//! cache, the registry. Negative answers are cached too, for a shorter time.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use moka::future::Cache as Moka;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use signpost_domain::{Mac, PhoneSetting, SettingServerUrl, TenantId};
+use signpost_store::registry::{
+    DeviceRepo, DeviceRoute, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
+};
+
+use super::entries::{Cached, EntryKey, LocalEntries, ProfileEntry, TenantEntry};
+use super::shared::SharedCache;
+
+/// What the tiers know about one MAC.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    /// The device, when the MAC is registered (whether or not it is redirected).
+    pub device: Cached<DeviceRoute>,
+    pub redirect: Option<Redirect>,
+}
+
+/// Where a registered, redirected phone is sent, and what else it is told.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    device: Arc<DeviceRoute>,
+    profile: Cached<ProfileEntry>,
+    tenant: Arc<TenantEntry>,
+}
+
+impl Redirect {
+    pub fn tenant(&self) -> &TenantId {
+        &self.device.tenant
+    }
+
+    /// The device's own URL, else its profile's, else its tenant's default.
+    pub fn setting_server(&self) -> &SettingServerUrl {
+        self.device
+            .setting_server
+            .as_ref()
+            .or(self.profile.as_ref().map(|p| &p.setting_server))
+            .or(self.tenant.default_setting_server.as_ref())
+            .expect("a Redirect is only built when some tier has a URL")
+    }
+
+    pub fn extra_settings(&self) -> &[PhoneSetting] {
+        self.profile.as_deref().map_or(&[], |p| &p.extra_settings)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    local: Arc<LocalEntries>,
+    shared: SharedCache,
+    devices: Arc<dyn DeviceRepo>,
+    profiles: Arc<dyn ProfileRepo>,
+    tenants: Arc<dyn TenantRepo>,
+}
+
+impl Resolver {
+    pub fn new(
+        local: Arc<LocalEntries>,
+        shared: SharedCache,
+        devices: Arc<dyn DeviceRepo>,
+        profiles: Arc<dyn ProfileRepo>,
+        tenants: Arc<dyn TenantRepo>,
+    ) -> Self {
+        Self {
+            local,
+            shared,
+            devices,
+            profiles,
+            tenants,
+        }
+    }
+
+    /// Errors only when an entry is in no cache and the registry cannot be reached.
+    pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
+        let device = self
+            .entry(&self.local.devices, mac, EntryKey::Device(mac), async {
+                self.devices.route(mac).await
+            })
+            .await?;
+        let Some(route) = device.clone() else {
+            return Ok(Lookup::default());
+        };
+        let tenant_id = route.tenant.clone();
+        let tenant = self
+            .entry(
+                &self.local.tenants,
+                tenant_id.clone(),
+                EntryKey::Tenant(tenant_id.clone()),
+                async { Ok(self.tenants.get(&tenant_id).await?.map(TenantEntry::from)) },
+            )
+            .await?;
+        let tenant = match tenant {
+            Some(tenant) if tenant.active => tenant,
+            _ => {
+                return Ok(Lookup {
+                    device,
+                    redirect: None,
+                });
+            }
+        };
+        let profile = match &route.profile {
+            // The device's own URL wins, but its profile's extra settings still apply.
+            Some(profile_id) => {
+                let key = (tenant_id.clone(), profile_id.clone());
+                let entry_key = EntryKey::Profile(tenant_id.clone(), profile_id.clone());
+                self.entry(&self.local.profiles, key, entry_key, async {
+                    Ok(self
+                        .profiles
+                        .get(&tenant_id, profile_id)
+                        .await?
+                        .map(ProfileEntry::from))
+                })
+                .await?
+            }
+            None => None,
+        };
+        let redirected = route.setting_server.is_some()
+            || profile.is_some()
+            || tenant.default_setting_server.is_some();
+        let redirect = redirected.then_some(Redirect {
+            device: route,
+            profile,
+            tenant,
+        });
+        Ok(Lookup { device, redirect })
+    }
+
+    /// One entry through the tiers. Concurrent misses on one key share a single load, so a
+    /// boot storm of one office does not become a storm on the registry.
+    async fn entry<K, T, F>(
+        &self,
+        local: &Moka<K, Cached<T>>,
+        key: K,
+        entry_key: EntryKey,
+        load: F,
+    ) -> RegistryResult<Cached<T>>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+        F: Future<Output = RegistryResult<Option<T>>>,
+    {
+        if let Some(hit) = local.get(&key).await {
+            return Ok(hit);
+        }
+        let generation = self.local.generation();
+        let loaded = local
+            .try_get_with(key.clone(), async {
+                let cache_key = entry_key.cache_key();
+                if let Some(bytes) = self.shared.get(&cache_key).await {
+                    match serde_json::from_slice::<Option<T>>(&bytes) {
+                        Ok(entry) => return Ok(entry.map(Arc::new)),
+                        Err(err) => {
+                            tracing::warn!(key = %cache_key, %err, "unreadable cache entry")
+                        }
+                    }
+                }
+                let entry = load.await?.map(Arc::new);
+                if let Ok(json) = serde_json::to_vec(&entry) {
+                    let ttl = self.local.ttl.for_entry(&entry);
+                    self.shared.set(&cache_key, Bytes::from(json), ttl).await;
+                }
+                Ok::<_, RegistryError>(entry)
+            })
+            .await
+            .map_err(|err: Arc<RegistryError>| RegistryError::Unavailable(err.to_string()))?;
+        if self.local.generation() != generation {
+            // An invalidation ran while this was loading: what was loaded may predate it.
+            local.invalidate(&key).await;
+        }
+        Ok(loaded)
+    }
+}
