@@ -30,8 +30,24 @@ fn routes() -> &'static Routes {
     })
 }
 
-/// `GET, PUT`-style list for a request path, if the path is one of the API's.
+/// The routes outside `/v1`, which the OpenAPI document does not describe.
+fn fixed_route_methods(path: &str) -> Option<&'static str> {
+    match path {
+        "/xmlrpc" | "/xmlrpc/" => Some("POST"),
+        "/healthz" | "/readyz" | "/openapi.json" => Some("GET, HEAD"),
+        // The phone endpoints: `/{file}` and `/{dir}/{file}`.
+        _ if !path.starts_with("/v1/") && (2..=3).contains(&path.split('/').count()) => {
+            Some("GET, HEAD")
+        }
+        _ => None,
+    }
+}
+
+/// `GET, PUT`-style list for a request path, if the path is one of the application's.
 pub fn allowed_methods(path: &str) -> Option<String> {
+    if let Some(methods) = fixed_route_methods(path) {
+        return Some(methods.to_owned());
+    }
     let segments: Vec<&str> = path.split('/').collect();
     let mut methods: Vec<&str> = routes()
         .iter()
@@ -52,6 +68,20 @@ pub fn allowed_methods(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_the_methods_of_routes_outside_v1() {
+        assert_eq!(allowed_methods("/xmlrpc/").as_deref(), Some("POST"));
+        assert_eq!(allowed_methods("/healthz").as_deref(), Some("GET, HEAD"));
+        assert_eq!(
+            allowed_methods("/snomD785.htm").as_deref(),
+            Some("GET, HEAD")
+        );
+        assert_eq!(
+            allowed_methods("/snomD785/snomD785.php").as_deref(),
+            Some("GET, HEAD")
+        );
+    }
 
     #[test]
     fn lists_the_methods_of_a_path() {

@@ -2,12 +2,14 @@
 //! parse the path, ask the phone service, write the document. Every "no" is the same
 //! 200 empty document, so the answers reveal nothing about which MACs exist.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::web::{Data, Path, Query};
-use poem::{Request, Response, handler};
-use serde::Deserialize;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
 use signpost_domain::{Mac, PhoneType, SettingsFormat};
 use signpost_service::phone::{PhoneAnswer, PhoneRequest};
 
@@ -17,18 +19,12 @@ use crate::problem::ApiError;
 /// How long a phone is asked to wait when the registry is down and nothing is cached.
 const UNAVAILABLE_RETRY_AFTER: &str = "30";
 
-#[derive(Debug, Deserialize)]
-pub struct MacQuery {
-    mac: Option<String>,
-}
-
 /// `GET /{phone_type}/{phone_type}.php?mac={MAC}`: the legacy redirect path, answered in
 /// the plain-text settings format.
 #[handler]
 pub async fn legacy(
     req: &Request,
     Path((dir, file)): Path<(String, String)>,
-    Query(query): Query<MacQuery>,
     state: Data<&AppState>,
 ) -> poem::Result<Response> {
     let phone_type = file
@@ -37,8 +33,16 @@ pub async fn legacy(
     if phone_type.is_none() {
         return Err(ApiError::not_found().into());
     }
-    // An unparseable `mac` is treated like none: the User-Agent may still name the phone.
-    let mac = query.mac.as_deref().and_then(|m| m.parse::<Mac>().ok());
+    // Read by hand rather than with a typed extractor: a repeated or malformed `mac` must
+    // get the same answer as none (the User-Agent may still name the phone), not a 400.
+    let mac = req
+        .uri()
+        .query()
+        .and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find_map(|(k, v)| (k == "mac").then_some(v))
+        })
+        .and_then(|m| m.parse::<Mac>().ok());
     Ok(answer(req, &state, SettingsFormat::Text, mac).await)
 }
 
@@ -86,7 +90,11 @@ async fn answer(
         PhoneAnswer::Document(document) => Response::builder()
             .status(StatusCode::OK)
             .content_type(format.content_type())
-            .body(document.into_owned()),
+            .body(match document {
+                // The empty documents are constants: no copy per request.
+                Cow::Borrowed(text) => Body::from_bytes(Bytes::from_static(text.as_bytes())),
+                Cow::Owned(text) => Body::from_string(text),
+            }),
         PhoneAnswer::Limited { retry_after } => Response::builder()
             .status(StatusCode::TOO_MANY_REQUESTS)
             .header(header::RETRY_AFTER, retry_after_seconds(retry_after))

@@ -261,10 +261,9 @@ async fn bad_calls_are_faults_and_bad_credentials_are_401() {
             .0,
         401
     );
-    assert_eq!(
-        app.client.get("/xmlrpc/").send().await.0.status().as_u16(),
-        405
-    );
+    let get = app.client.get("/xmlrpc/").send().await;
+    assert_eq!(get.0.status().as_u16(), 405);
+    assert_eq!(get.0.headers()["allow"], "POST");
     app.finish().await;
 }
 

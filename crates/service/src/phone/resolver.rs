@@ -81,7 +81,7 @@ impl Resolver {
     /// Errors only when an entry is in no cache and the registry cannot be reached.
     pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
         let device = self
-            .entry(&self.local.devices, mac, EntryKey::Device(mac), async {
+            .entry(&self.local.devices, mac, || EntryKey::Device(mac), async {
                 self.devices.route(mac).await
             })
             .await?;
@@ -93,7 +93,7 @@ impl Resolver {
             .entry(
                 &self.local.tenants,
                 tenant_id.clone(),
-                EntryKey::Tenant(tenant_id.clone()),
+                || EntryKey::Tenant(tenant_id.clone()),
                 async { Ok(self.tenants.get(&tenant_id).await?.map(TenantEntry::from)) },
             )
             .await?;
@@ -110,7 +110,7 @@ impl Resolver {
             // The device's own URL wins, but its profile's extra settings still apply.
             Some(profile_id) => {
                 let key = (tenant_id.clone(), profile_id.clone());
-                let entry_key = EntryKey::Profile(tenant_id.clone(), profile_id.clone());
+                let entry_key = || EntryKey::Profile(tenant_id.clone(), profile_id.clone());
                 self.entry(&self.local.profiles, key, entry_key, async {
                     Ok(self
                         .profiles
@@ -139,7 +139,8 @@ impl Resolver {
         &self,
         local: &Moka<K, Cached<T>>,
         key: K,
-        entry_key: EntryKey,
+        // Built only on a miss: the hit path allocates nothing for it.
+        entry_key: impl FnOnce() -> EntryKey,
         load: F,
     ) -> RegistryResult<Cached<T>>
     where
@@ -153,7 +154,7 @@ impl Resolver {
         let generation = self.local.generation();
         let loaded = local
             .try_get_with(key.clone(), async {
-                let cache_key = entry_key.cache_key();
+                let cache_key = entry_key().cache_key();
                 if let Some(bytes) = self.shared.get(&cache_key).await {
                     match serde_json::from_slice::<Option<T>>(&bytes) {
                         Ok(entry) => return Ok(entry.map(Arc::new)),
