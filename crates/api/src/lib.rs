@@ -4,7 +4,9 @@
 mod allow;
 mod body_limit;
 mod client_address;
+mod conditional;
 mod health;
+mod hosted;
 mod phone;
 pub mod problem;
 mod request_log;
@@ -14,13 +16,15 @@ mod xmlrpc;
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route};
+use signpost_service::files::{DeviceTokens, FileLimits, Files, HostedFiles};
 use signpost_service::phone::{PhoneOptions, PhonePorts, PhoneRedirects};
 use signpost_service::{
     ApiKeys, Authenticator, Devices, Events, Profiles, Readiness, SnomRedirect, Tenants,
 };
+use signpost_store::blobs::BlobStore;
 use signpost_store::cache::Cache;
 use signpost_store::ratelimit::RateLimiter;
-use signpost_store::registry::{DeviceRepo, EventRepo, ProfileRepo, TenantRepo};
+use signpost_store::registry::{DeviceRepo, EventRepo, FileRepo, ProfileRepo, TenantRepo};
 
 pub use client_address::TrustedProxies;
 
@@ -42,7 +46,14 @@ pub struct AppState {
     pub keys: ApiKeys,
     pub phone: PhoneRedirects,
     pub snom: SnomRedirect,
+    pub files: Files,
+    pub hosted: HostedFiles,
     pub trusted_proxies: TrustedProxies,
+    /// `scheme://host[:port]` for the hosted-file URLs phones are given; `None`: from each
+    /// request's `Host`.
+    pub public_url: Option<String>,
+    /// Whether `serve` speaks HTTPS itself (the scheme of URLs made from `Host`).
+    pub tls: bool,
 }
 
 /// The ports the use cases run on.
@@ -52,8 +63,22 @@ pub struct AppPorts {
     pub profiles: Arc<dyn ProfileRepo>,
     pub devices: Arc<dyn DeviceRepo>,
     pub events: Arc<dyn EventRepo>,
+    pub files: Arc<dyn FileRepo>,
+    pub blobs: Arc<dyn BlobStore>,
     pub cache: Arc<dyn Cache>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+}
+
+/// How the HTTP surface is set up besides its ports.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub phone: PhoneOptions,
+    pub trusted_proxies: TrustedProxies,
+    pub files: FileLimits,
+    /// Signs hosted-file device tokens; the same on every replica.
+    pub device_tokens: DeviceTokens,
+    pub public_url: Option<String>,
+    pub tls: bool,
 }
 
 impl AppState {
@@ -63,8 +88,7 @@ impl AppState {
         ports: AppPorts,
         auth: Arc<Authenticator>,
         readiness: Readiness,
-        phone: PhoneOptions,
-        trusted_proxies: TrustedProxies,
+        settings: AppSettings,
     ) -> Self {
         let redirects = PhoneRedirects::new(
             PhonePorts {
@@ -74,7 +98,8 @@ impl AppState {
                 cache: ports.cache,
                 rate_limiter: ports.rate_limiter,
             },
-            phone,
+            settings.phone,
+            settings.device_tokens.clone(),
         );
         let invalidator = redirects.invalidator();
         let devices = Devices::new(ports.devices.clone(), invalidator.clone());
@@ -88,12 +113,26 @@ impl AppState {
                 devices.clone(),
                 ports.devices,
                 ports.profiles,
-                ports.tenants,
+                ports.tenants.clone(),
             ),
             devices,
             events: Events::new(ports.events),
+            files: Files::new(
+                ports.files.clone(),
+                ports.tenants,
+                ports.blobs.clone(),
+                settings.files,
+            ),
+            hosted: HostedFiles::new(
+                redirects.clone(),
+                ports.files,
+                ports.blobs,
+                settings.device_tokens,
+            ),
             phone: redirects,
-            trusted_proxies,
+            trusted_proxies: settings.trusted_proxies,
+            public_url: settings.public_url,
+            tls: settings.tls,
         }
     }
 }
@@ -106,28 +145,50 @@ impl std::fmt::Debug for AppState {
 
 /// The OpenAPI document of `/v1`, as committed in `openapi/openapi.yaml`.
 pub fn openapi_yaml() -> String {
-    v1::service().spec_yaml()
+    openapi_fixup(&v1::service().spec_yaml())
 }
 
 /// The same document as JSON (served at `/openapi.json`).
 pub fn openapi_json() -> String {
-    v1::service().spec()
+    openapi_fixup(&v1::service().spec())
+}
+
+/// File paths hold `/`, so their routes end in a wildcard segment, which poem-openapi
+/// copies into the document as `*param1`; OpenAPI spells a path parameter `{path}`.
+fn openapi_fixup(document: &str) -> String {
+    document.replace("/*param1", "/{path}")
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState, body_limit: usize) -> impl Endpoint {
     let api = v1::service();
-    let spec = api.spec_endpoint();
-    let docs = api.scalar();
+    let spec = openapi_json();
+    let docs = openapi_fixup(&api.scalar_html());
     Route::new()
         .at("/healthz", poem::get(health::healthz))
         .at("/readyz", poem::get(health::readyz))
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::IntoResponse::with_content_type(spec.clone(), "application/json")
+            }),
+        )
+        .at(
+            "/docs",
+            poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
+        )
         .nest_no_strip(
             "/v1",
-            api.around(move |ep, req| body_limit::limit_body(ep, req, body_limit)),
+            api.around(move |ep, req| async move {
+                // File uploads stream up to `max_file_bytes`, enforced while streaming.
+                if v1::is_file_upload(&req) {
+                    ep.call(req).await.map(poem::IntoResponse::into_response)
+                } else {
+                    body_limit::limit_body(ep, req, body_limit).await
+                }
+            }),
         )
+        .at("/p/:tenant/:token/*path", poem::get(hosted::hosted_file))
         .at("/xmlrpc", xmlrpc_route(body_limit))
         .at("/xmlrpc/", xmlrpc_route(body_limit))
         // The phone endpoints: `/{type}.htm`, `/{type}-{MAC}.htm`, `/{type}/{type}.php`.

@@ -85,6 +85,7 @@ async fn answer(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
         source: state.trusted_proxies.of_request(req),
+        public_base: &public_base(req, state),
     };
     let response = match state.phone.answer(request).await {
         PhoneAnswer::Document(document) => Response::builder()
@@ -111,6 +112,26 @@ async fn answer(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Where this service is reached, for the hosted-file URLs: `public_url` when configured,
+/// else the scheme and `Host` of the request (the phone reached us there, so it can again).
+fn public_base(req: &Request, state: &AppState) -> String {
+    if let Some(url) = &state.public_url {
+        return url.clone();
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let scheme = if state.tls { "https" } else { "http" };
+    format!("{scheme}://{host}")
 }
 
 /// Whole seconds, rounded up: `Retry-After` has no fractions, and 0 would invite a retry

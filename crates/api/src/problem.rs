@@ -206,6 +206,30 @@ impl From<ServiceError> for ApiError {
                 error
             }
             ServiceError::Auth(e) => ApiError::from(e),
+            ServiceError::QuotaExceeded { used, quota } => ApiError::new(
+                S::PAYLOAD_TOO_LARGE,
+                "quota_exceeded",
+                "the tenant's file quota would be exceeded",
+            )
+            .detail(format!("{used} of {quota} bytes are used")),
+            ServiceError::FileTooLarge { max } => ApiError::new(
+                S::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                "the file is too large",
+            )
+            .detail(format!("at most {max} bytes")),
+            ServiceError::RangeNotSatisfiable { total_size } => ApiError::new(
+                S::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                "the range lies outside the file",
+            )
+            .detail(format!("the file has {total_size} bytes")),
+            ServiceError::BodyInterrupted(reason) => ApiError::new(
+                S::BAD_REQUEST,
+                "body_interrupted",
+                "the request body broke off",
+            )
+            .detail(reason),
             ServiceError::Unavailable(reason) => {
                 tracing::error!(%reason, "registry unavailable");
                 ApiError::new(

@@ -453,7 +453,8 @@ async fn every_tenant_route_is_isolated(app: &TestApp) {
             .replace("{tenant}", "acme")
             .replace("{profile}", "desk")
             .replace("{mac}", "000413AABBCC")
-            .replace("{key}", &acme_key);
+            .replace("{key}", &acme_key)
+            .replace("{path}", "cfg/snomD785.htm");
         for (method, op) in operations.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap();
             let body = op.get("requestBody").map(|_| body_for(id));
@@ -480,6 +481,7 @@ fn body_for(operation_id: &str) -> Value {
         "put_device" => json!({"setting_server": "https://evil.example/"}),
         "batch_devices" => json!({"operations": [{"action": "delete", "mac": "000413AABBCC"}]}),
         "create_key" => json!({"role": "tenant-admin"}),
+        "put_file" => json!("<settings/>"),
         other => panic!("the isolation test needs a request body for {other}"),
     }
 }

@@ -3,9 +3,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The URL a phone is sent to for its settings.
+/// The URL a phone is sent to for its settings, or the word `hosted`: then Signpost serves
+/// the tenant's own files to the phone, at a per-device URL made when the phone asks.
 ///
-/// It is a template: `{mac}`, `{phone_type}` and `{firmware_version}` are kept verbatim,
+/// A URL is a template: `{mac}`, `{phone_type}` and `{firmware_version}` are kept verbatim,
 /// because the phone expands them itself. Validation checks that the URL is an absolute
 /// http(s) URL once each placeholder is filled in, so the stored text is never rewritten.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -25,7 +26,7 @@ const PLACEHOLDERS: [(&str, &str); 3] = [
 pub enum SettingServerUrlError {
     #[error("a setting server URL is at most 2048 bytes")]
     TooLong,
-    #[error("a setting server URL must start with http:// or https://")]
+    #[error("a setting server URL must start with http:// or https:// (or be the word hosted)")]
     Scheme,
     #[error(
         "unknown placeholder: only {{mac}}, {{phone_type}} and {{firmware_version}} are expanded"
@@ -35,13 +36,24 @@ pub enum SettingServerUrlError {
     Malformed,
 }
 
+/// The setting server value that means "the tenant's files, hosted by Signpost".
+pub const HOSTED: &str = "hosted";
+
 impl SettingServerUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is [`HOSTED`] rather than a URL.
+    pub fn is_hosted(&self) -> bool {
+        self.0 == HOSTED
+    }
 }
 
 fn check(s: &str) -> Result<(), SettingServerUrlError> {
+    if s == HOSTED {
+        return Ok(());
+    }
     if s.len() > MAX_SETTING_SERVER_URL_LEN {
         return Err(SettingServerUrlError::TooLong);
     }
@@ -121,6 +133,19 @@ impl<'de> Deserialize<'de> for SettingServerUrl {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn hosted_is_a_setting_server_of_its_own() {
+        let hosted: SettingServerUrl = "hosted".parse().unwrap();
+        assert!(hosted.is_hosted());
+        assert!(
+            !"https://hosted.example/"
+                .parse::<SettingServerUrl>()
+                .unwrap()
+                .is_hosted()
+        );
+        assert!("Hosted".parse::<SettingServerUrl>().is_err());
+    }
 
     #[test]
     fn keeps_placeholders_verbatim() {

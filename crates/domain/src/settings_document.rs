@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::{PhoneSetting, SettingServerUrl};
+use crate::PhoneSetting;
 
 /// Which of Snom's two settings syntaxes a document is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +49,15 @@ const EMPTY_TEXT: &str = "<html>\n<pre>\n# signpost\n</pre>\n</html>\n";
 /// verbatim: placeholders such as `{mac}` are the phone's to expand.
 pub fn render_settings(
     format: SettingsFormat,
-    setting_server: &SettingServerUrl,
+    setting_server: &str,
     extra: &[PhoneSetting],
 ) -> String {
-    let mut out = String::with_capacity(160 + setting_server.as_str().len() + 64 * extra.len());
+    let mut out = String::with_capacity(160 + setting_server.len() + 64 * extra.len());
     match format {
         SettingsFormat::Xml => {
             out.push_str(XML_HEAD);
             out.push_str("<setting_server perm=\"RW\">");
-            escape_xml_into(&mut out, setting_server.as_str());
+            escape_xml_into(&mut out, setting_server);
             out.push_str("</setting_server>");
             for setting in extra {
                 let name = setting.name.as_str();
@@ -79,7 +79,7 @@ pub fn render_settings(
         SettingsFormat::Text => {
             out.push_str(TEXT_HEAD);
             out.push_str("setting_server$: ");
-            out.push_str(setting_server.as_str());
+            out.push_str(setting_server);
             out.push('\n');
             for setting in extra {
                 out.push_str(setting.name.as_str());
@@ -117,10 +117,6 @@ mod tests {
     use super::*;
     use crate::{Permission, PhoneSetting};
 
-    fn url(s: &str) -> SettingServerUrl {
-        s.parse().unwrap()
-    }
-
     fn setting(name: &str, idx: Option<u16>, value: &str, perm: Permission) -> PhoneSetting {
         PhoneSetting {
             name: name.to_owned().try_into().unwrap(),
@@ -134,7 +130,7 @@ mod tests {
     fn xml_carries_the_url_verbatim_and_escaped() {
         let doc = render_settings(
             SettingsFormat::Xml,
-            &url("https://prov.example.com/{mac}?a=1&b=2"),
+            "https://prov.example.com/{mac}?a=1&b=2",
             &[],
         );
         assert_eq!(
@@ -151,7 +147,7 @@ mod tests {
             setting("update_policy", None, "auto_update", Permission::ReadOnly),
             setting("user_name", Some(1), "a<b", Permission::Remain),
         ];
-        let doc = render_settings(SettingsFormat::Xml, &url("http://p.example/"), &extra);
+        let doc = render_settings(SettingsFormat::Xml, "http://p.example/", &extra);
         assert!(doc.contains("<update_policy perm=\"R\">auto_update</update_policy>"));
         assert!(doc.contains("<user_name idx=\"1\" perm=\"!\">a&lt;b</user_name>"));
     }
@@ -161,7 +157,7 @@ mod tests {
         let extra = [setting("user_name", Some(2), "alice", Permission::ReadOnly)];
         let doc = render_settings(
             SettingsFormat::Text,
-            &url("https://prov.example.com/{mac}"),
+            "https://prov.example.com/{mac}",
             &extra,
         );
         let lines: Vec<&str> = doc.lines().collect();
@@ -174,10 +170,10 @@ mod tests {
 
     #[test]
     fn empty_documents_share_the_envelope() {
-        let xml = render_settings(SettingsFormat::Xml, &url("http://x.example/"), &[]);
+        let xml = render_settings(SettingsFormat::Xml, "http://x.example/", &[]);
         assert!(xml.starts_with(XML_HEAD) && EMPTY_XML.starts_with(XML_HEAD));
         assert!(EMPTY_XML.ends_with(XML_TAIL));
-        let text = render_settings(SettingsFormat::Text, &url("http://x.example/"), &[]);
+        let text = render_settings(SettingsFormat::Text, "http://x.example/", &[]);
         assert!(text.starts_with(TEXT_HEAD) && EMPTY_TEXT.starts_with(TEXT_HEAD));
         assert!(EMPTY_TEXT.ends_with(TEXT_TAIL));
     }

@@ -7,6 +7,8 @@ use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
 use crate::config::{Config, TlsSettings};
 use crate::wiring;
 
+/// How often blobs that no file refers to are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long in-flight requests may finish after SIGTERM/SIGINT.
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
@@ -18,10 +20,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot bring the registry schema up to date")?;
-    let auth = wiring::authenticator(&config, &backends.registry)?;
-    let state = backends.app_state(auth, &config.phone);
+    let secret = wiring::server_secret(&config)?;
+    let auth = wiring::authenticator(&config, &backends.registry, secret.clone())?;
+    let state = backends.app_state(&config, auth, &secret);
     let phone = state.phone.clone();
-    let background = phone.spawn_background();
+    let mut background = phone.spawn_background();
+    background.push(state.files.spawn_sweeper(SWEEP_INTERVAL));
 
     let listener = TcpListener::bind(config.listen);
     tracing::info!(

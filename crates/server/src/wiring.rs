@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use signpost_api::{AppPorts, AppState, TrustedProxies};
+use signpost_api::{AppPorts, AppSettings, AppState, TrustedProxies};
 use signpost_service::auth::{Authenticator, SigningKeys};
+use signpost_service::files::{DeviceTokens, FileLimits};
 use signpost_service::phone::{CacheTtl, PhoneOptions, PhoneRateLimits};
 use signpost_service::{Readiness, probe};
 use signpost_store::blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Options};
 use signpost_store::cache::{Cache, MemoryCache, RedisCache, RedisOptions};
 use signpost_store::ratelimit::{BucketRule, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use signpost_store::registry::{
-    DeviceRepo, EventRepo, KeyRepo, ProfileRepo, RegistryAdmin, SqlRegistry, TenantRepo,
+    DeviceRepo, EventRepo, FileRepo, KeyRepo, ProfileRepo, RegistryAdmin, SqlRegistry, TenantRepo,
 };
 
 use crate::config::{BlobBackend, CacheBackend, Config, PhoneSettings, RegistryBackend};
@@ -36,6 +37,7 @@ pub struct Registry {
     pub profiles: Arc<dyn ProfileRepo>,
     pub devices: Arc<dyn DeviceRepo>,
     pub events: Arc<dyn EventRepo>,
+    pub files: Arc<dyn FileRepo>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,21 +51,33 @@ pub struct Backends {
 
 impl Backends {
     /// What the HTTP handlers share: the use cases over these backends.
-    pub fn app_state(&self, auth: Authenticator, phone: &PhoneSettings) -> AppState {
+    pub fn app_state(&self, config: &Config, auth: Authenticator, secret: &str) -> AppState {
         let registry = &self.registry;
+        let phone = &config.phone;
         AppState::new(
             AppPorts {
                 tenants: registry.tenants.clone(),
                 profiles: registry.profiles.clone(),
                 devices: registry.devices.clone(),
                 events: registry.events.clone(),
+                files: registry.files.clone(),
+                blobs: self.blobs.1.clone(),
                 cache: self.cache.1.clone(),
                 rate_limiter: self.rate_limiter.clone(),
             },
             Arc::new(auth),
             self.readiness(),
-            phone_options(phone),
-            TrustedProxies::new(phone.trusted_proxies.clone()),
+            AppSettings {
+                phone: phone_options(phone),
+                trusted_proxies: TrustedProxies::new(phone.trusted_proxies.clone()),
+                files: FileLimits {
+                    max_file_bytes: phone.max_file_bytes,
+                    quota_bytes: phone.file_quota_bytes,
+                },
+                device_tokens: DeviceTokens::new(secret.as_bytes()),
+                public_url: phone.public_url.clone(),
+                tls: config.tls.is_some(),
+            },
         )
     }
 
@@ -103,17 +117,26 @@ pub async fn registry(config: &Config) -> anyhow::Result<Registry> {
         tenants: sql.clone(),
         profiles: sql.clone(),
         devices: sql.clone(),
+        files: sql.clone(),
         events: sql,
     })
 }
 
-/// The token issuer and checker, signing with `jwt_secret` (or the secret kept in the data
-/// directory when it is unset).
-pub fn authenticator(config: &Config, registry: &Registry) -> anyhow::Result<Authenticator> {
-    let current = match &config.auth.jwt_secret {
+/// The server secret: `jwt_secret`, or the secret kept in the data directory when it is
+/// unset. It signs bearer tokens and (through a derived key) hosted-file device tokens.
+pub fn server_secret(config: &Config) -> anyhow::Result<String> {
+    Ok(match &config.auth.jwt_secret {
         Some(secret) => secret.expose().to_owned(),
         None => signing_secret::load_or_create(&config.data_dir)?,
-    };
+    })
+}
+
+/// The token issuer and checker, signing with the server secret.
+pub fn authenticator(
+    config: &Config,
+    registry: &Registry,
+    current: String,
+) -> anyhow::Result<Authenticator> {
     let previous = config.auth.jwt_previous_secrets.iter().map(|s| s.expose());
     let signing =
         SigningKeys::new(current, previous).context("cannot use the JWT signing secret")?;

@@ -24,6 +24,16 @@ pub enum ServiceError {
     UnknownProfile(ProfileId),
     #[error("the batch was refused")]
     BatchRefused(Vec<BatchItemError>),
+    /// The tenant's files would take more than its quota.
+    #[error("the file quota of {quota} bytes is exceeded ({used} used)")]
+    QuotaExceeded { used: u64, quota: u64 },
+    #[error("a file may be at most {max} bytes")]
+    FileTooLarge { max: u64 },
+    #[error("the range lies outside the {total_size}-byte file")]
+    RangeNotSatisfiable { total_size: u64 },
+    /// The request body broke off, or a stored body could not be read to the end.
+    #[error("the body was interrupted: {0}")]
+    BodyInterrupted(String),
     #[error("the registry is unavailable")]
     Unavailable(String),
     /// Key management refused (e.g. a role that needs no tenant).
@@ -42,6 +52,9 @@ impl From<RegistryError> for ServiceError {
             RegistryError::TenantNotEmpty => ServiceError::TenantNotEmpty,
             RegistryError::ProfileInUse { devices } => ServiceError::ProfileInUse { devices },
             RegistryError::BatchRefused(items) => ServiceError::BatchRefused(items),
+            RegistryError::QuotaExceeded { used, quota, .. } => {
+                ServiceError::QuotaExceeded { used, quota }
+            }
             RegistryError::Unavailable(reason) | RegistryError::Corrupt(reason) => {
                 ServiceError::Unavailable(reason)
             }

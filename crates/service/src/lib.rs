@@ -6,6 +6,7 @@ pub mod auth;
 mod devices;
 mod error;
 mod events;
+pub mod files;
 pub mod phone;
 mod profiles;
 pub mod readiness;

@@ -74,4 +74,20 @@ impl Tenants {
             Err(ServiceError::NotFound)
         }
     }
+
+    /// Retires every hosted-file URL of the tenant: phones get new ones at their next
+    /// redirect. Answers the new epoch.
+    pub async fn rotate_file_tokens(
+        &self,
+        auth: &AuthCtx,
+        change: &ChangeContext,
+        id: &TenantId,
+    ) -> ServiceResult<u32> {
+        auth.write(id)?;
+        let rotated = self.repo.rotate_file_tokens(change, id).await;
+        self.invalidator
+            .invalidate(vec![EntryKey::Tenant(id.clone())])
+            .await;
+        rotated?.ok_or(ServiceError::NotFound)
+    }
 }

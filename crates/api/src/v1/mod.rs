@@ -5,6 +5,7 @@ mod auth;
 mod csv;
 mod devices;
 mod events;
+mod files;
 mod keys;
 mod profiles;
 mod tenants;
@@ -26,6 +27,7 @@ pub type Api = (
     devices::DevicesApi,
     events::EventsApi,
     keys::KeysApi,
+    files::FilesApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -37,6 +39,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             devices::DevicesApi,
             events::EventsApi,
             keys::KeysApi,
+            files::FilesApi,
         ),
         "Signpost",
         env!("CARGO_PKG_VERSION"),
@@ -46,6 +49,15 @@ pub fn service() -> OpenApiService<Api, ()> {
          `POST /v1/auth/token`, then send it as `Authorization: Bearer …`. Errors are \
          `application/problem+json` with a stable `code`.",
     )
+}
+
+/// `PUT /v1/tenants/{tenant}/files/{path…}`: streamed past the API's body limit.
+pub fn is_file_upload(req: &Request) -> bool {
+    req.method() == poem::http::Method::PUT && {
+        let mut segments = req.uri().path().split('/');
+        // "", "v1", "tenants", tenant, "files", path…
+        segments.nth(4) == Some("files") && segments.next().is_some()
+    }
 }
 
 /// A bearer JWT from `POST /v1/auth/token`.

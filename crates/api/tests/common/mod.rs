@@ -9,10 +9,12 @@ use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use serde_json::Value;
-use signpost_api::{AppPorts, AppState, DEFAULT_BODY_LIMIT, TrustedProxies};
+use signpost_api::{AppPorts, AppSettings, AppState, DEFAULT_BODY_LIMIT, TrustedProxies};
 use signpost_domain::Role;
+use signpost_service::files::{DeviceTokens, FileLimits};
 use signpost_service::phone::{CacheTtl, PhoneOptions, PhoneRedirects};
 use signpost_service::{Authenticator, Readiness, SigningKeys};
+use signpost_store::blobs::{BlobStore, FsBlobStore};
 use signpost_store::cache::{Cache, MemoryCache};
 use signpost_store::ratelimit::{MemoryRateLimiter, RateLimiter};
 use signpost_store::registry::{ChangeContext, RegistryAdmin, SqlRegistry};
@@ -31,12 +33,19 @@ pub fn phone_options() -> PhoneOptions {
     }
 }
 
+/// Small enough for tests to reach: 1 MiB per file, 3 MiB per tenant.
+pub const FILE_LIMITS: FileLimits = FileLimits {
+    max_file_bytes: 1 << 20,
+    quota_bytes: Some(3 << 20),
+};
+
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static>>,
     pub auth: Arc<Authenticator>,
     pub phone: PhoneRedirects,
     registry: Arc<SqlRegistry>,
     _dir: Option<tempfile::TempDir>,
+    _blob_dir: tempfile::TempDir,
     database: Option<TestDatabase>,
 }
 
@@ -85,6 +94,8 @@ impl TestApp {
             signing,
             Duration::from_secs(900),
         ));
+        let blob_dir = tempfile::tempdir().unwrap();
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(blob_dir.path()).unwrap());
         let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new("", 100_000));
         let rate_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(10_000));
         let state = AppState::new(
@@ -93,13 +104,21 @@ impl TestApp {
                 profiles: registry.clone(),
                 devices: registry.clone(),
                 events: registry.clone(),
+                files: registry.clone(),
+                blobs,
                 cache,
                 rate_limiter,
             },
             auth.clone(),
             Readiness::default(),
-            phone,
-            TrustedProxies::default(),
+            AppSettings {
+                phone,
+                trusted_proxies: TrustedProxies::default(),
+                files: FILE_LIMITS,
+                device_tokens: DeviceTokens::new(b"a test server secret that is long enough"),
+                public_url: None,
+                tls: false,
+            },
         );
         let phone = state.phone.clone();
         phone.spawn_background();
@@ -114,6 +133,7 @@ impl TestApp {
             phone,
             registry,
             _dir: dir,
+            _blob_dir: blob_dir,
             database,
         }
     }

@@ -61,7 +61,7 @@ async fn create(
     check_key_scope(role, tenant.as_ref()).context("cannot create the key")?;
     let registry = wiring::registry(config).await?;
     registry.admin.migrate().await?;
-    let authenticator = wiring::authenticator(config, &registry)?;
+    let authenticator = wiring::authenticator(config, &registry, wiring::server_secret(config)?)?;
     let change = ChangeContext {
         actor: "cli".into(),
         request_id: None,

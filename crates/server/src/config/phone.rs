@@ -61,6 +61,21 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
         "device entries each replica keeps in memory (default 500000)",
     ),
     (
+        "public_url",
+        Kind::Text,
+        "https://host[:port] phones reach this service at, for hosted-file URLs (default: from each request's Host)",
+    ),
+    (
+        "max_file_bytes",
+        Kind::Integer,
+        "largest hosted file (default 536870912, 512 MiB)",
+    ),
+    (
+        "file_quota_bytes",
+        Kind::Integer,
+        "bytes of hosted files per tenant, 0 for no limit (default 10737418240, 10 GiB)",
+    ),
+    (
         "last_seen_interval_seconds",
         Kind::Integer,
         "how often last-seen is written, at most once per MAC (default 60)",
@@ -90,6 +105,10 @@ pub struct PhoneSettings {
     pub cache_negative_ttl_seconds: u64,
     pub cache_max_devices: u64,
     pub last_seen_interval_seconds: u64,
+    pub public_url: Option<String>,
+    pub max_file_bytes: u64,
+    /// `None`: no limit.
+    pub file_quota_bytes: Option<u64>,
 }
 
 impl Layers {
@@ -173,6 +192,24 @@ impl Layers {
                 60,
                 1..=86_400,
             )?,
+            public_url: self.public_url()?,
+            max_file_bytes: self.bounded("max_file_bytes", 512 << 20, 1..=(64 << 30))?,
+            file_quota_bytes: Some(self.bounded("file_quota_bytes", 10 << 30, 0..=(1 << 50))?)
+                .filter(|quota| *quota > 0),
         })
+    }
+
+    fn public_url(&self) -> Result<Option<String>, ConfigError> {
+        let Some((value, origin)) = self.text("public_url") else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(value)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .filter(|u| u.path() == "/" && u.query().is_none())
+            .ok_or_else(|| {
+                ConfigError::new(origin, "must be http(s)://host[:port] without a path")
+            })?;
+        Ok(Some(url.as_str().trim_end_matches('/').to_owned()))
     }
 }

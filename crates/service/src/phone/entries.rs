@@ -36,6 +36,8 @@ impl From<Profile> for ProfileEntry {
 pub struct TenantEntry {
     pub active: bool,
     pub default_setting_server: Option<SettingServerUrl>,
+    /// Hosted-file device tokens are signed for this epoch; bumping it retires them all.
+    pub file_token_epoch: u32,
 }
 
 impl From<Tenant> for TenantEntry {
@@ -43,6 +45,7 @@ impl From<Tenant> for TenantEntry {
         Self {
             active: tenant.spec.status == TenantStatus::Active,
             default_setting_server: tenant.spec.default_setting_server,
+            file_token_epoch: tenant.file_token_epoch,
         }
     }
 }

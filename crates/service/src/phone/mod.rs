@@ -13,13 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signpost_domain::{
-    Mac, SettingsFormat, Timestamp, UserAgentInfo, parse_user_agent, render_settings,
+    Mac, SettingsFormat, TenantId, Timestamp, UserAgentInfo, parse_user_agent, render_settings,
 };
 use signpost_store::cache::Cache;
 use signpost_store::ratelimit::RateLimiter;
-use signpost_store::registry::{DeviceRepo, ProfileRepo, Sighting, TenantRepo};
+use signpost_store::registry::{DeviceRepo, ProfileRepo, RegistryResult, Sighting, TenantRepo};
 
-pub use entries::{CacheTtl, EntryKey};
+use crate::files::DeviceTokens;
+
+pub use entries::{CacheTtl, Cached, EntryKey, TenantEntry};
 pub use invalidation::Invalidator;
 pub use limits::PhoneRateLimits;
 pub use resolver::{Lookup, Redirect};
@@ -39,6 +41,8 @@ pub struct PhoneRequest<'a> {
     pub user_agent: Option<&'a str>,
     /// The client's address (after trusted proxies).
     pub source: IpAddr,
+    /// `scheme://host[:port]` this service is reached at, for hosted-file URLs.
+    pub public_base: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +83,13 @@ pub struct PhoneRedirects {
     limits: SourceLimits,
     sightings: Arc<SightingLog>,
     devices: Arc<dyn DeviceRepo>,
+    tokens: DeviceTokens,
     options: PhoneOptions,
 }
 
 impl PhoneRedirects {
-    pub fn new(ports: PhonePorts, options: PhoneOptions) -> Self {
+    /// `tokens` sign the per-device URLs of tenants whose setting server is hosted.
+    pub fn new(ports: PhonePorts, options: PhoneOptions, tokens: DeviceTokens) -> Self {
         let local = Arc::new(LocalEntries::new(options.max_cached_devices, options.ttl));
         let shared = SharedCache::new(ports.cache);
         Self {
@@ -98,8 +104,14 @@ impl PhoneRedirects {
             limits: SourceLimits::new(options.rate_limits, ports.rate_limiter),
             sightings: Arc::default(),
             devices: ports.devices,
+            tokens,
             options,
         }
+    }
+
+    /// A tenant's cached status, default and file-token epoch.
+    pub async fn tenant_entry(&self, tenant: &TenantId) -> RegistryResult<Cached<TenantEntry>> {
+        self.resolver.tenant(tenant).await
     }
 
     /// What every write use case calls after it commits.
@@ -143,19 +155,32 @@ impl PhoneRedirects {
             self.note_sighting(mac, &request, agent);
         }
         match lookup.redirect {
-            Some(redirect) => PhoneAnswer::Document(
-                render_settings(
-                    request.format,
-                    redirect.setting_server(),
-                    redirect.extra_settings(),
+            Some(redirect) => {
+                let server = redirect.setting_server();
+                let hosted;
+                let url = if server.is_hosted() {
+                    hosted = self.hosted_url(request.public_base, &redirect, mac);
+                    hosted.as_str()
+                } else {
+                    server.as_str()
+                };
+                PhoneAnswer::Document(
+                    render_settings(request.format, url, redirect.extra_settings()).into(),
                 )
-                .into(),
-            ),
+            }
             None => {
                 self.limits.note_miss(request.source).await;
                 empty(request.format)
             }
         }
+    }
+
+    /// The per-device URL under which a hosted tenant's files are served to this phone.
+    fn hosted_url(&self, public_base: &str, redirect: &Redirect, mac: Mac) -> String {
+        let token = self
+            .tokens
+            .issue(redirect.tenant(), mac, redirect.file_token_epoch());
+        format!("{public_base}/p/{}/{token}/", redirect.tenant())
     }
 
     fn note_sighting(&self, mac: Mac, request: &PhoneRequest<'_>, agent: Option<UserAgentInfo>) {

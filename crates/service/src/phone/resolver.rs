@@ -47,6 +47,10 @@ impl Redirect {
             .expect("a Redirect is only built when some tier has a URL")
     }
 
+    pub fn file_token_epoch(&self) -> u32 {
+        self.tenant.file_token_epoch
+    }
+
     pub fn extra_settings(&self) -> &[PhoneSetting] {
         self.profile.as_deref().map_or(&[], |p| &p.extra_settings)
     }
@@ -78,6 +82,18 @@ impl Resolver {
         }
     }
 
+    /// A tenant's share of resolutions, through the same tiers (hosted files check device
+    /// tokens against its epoch).
+    pub async fn tenant(&self, tenant_id: &TenantId) -> RegistryResult<Cached<TenantEntry>> {
+        self.entry(
+            &self.local.tenants,
+            tenant_id.clone(),
+            || EntryKey::Tenant(tenant_id.clone()),
+            async { Ok(self.tenants.get(tenant_id).await?.map(TenantEntry::from)) },
+        )
+        .await
+    }
+
     /// Errors only when an entry is in no cache and the registry cannot be reached.
     pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
         let device = self
@@ -89,14 +105,7 @@ impl Resolver {
             return Ok(Lookup::default());
         };
         let tenant_id = route.tenant.clone();
-        let tenant = self
-            .entry(
-                &self.local.tenants,
-                tenant_id.clone(),
-                || EntryKey::Tenant(tenant_id.clone()),
-                async { Ok(self.tenants.get(&tenant_id).await?.map(TenantEntry::from)) },
-            )
-            .await?;
+        let tenant = self.tenant(&tenant_id).await?;
         let tenant = match tenant {
             Some(tenant) if tenant.active => tenant,
             _ => {

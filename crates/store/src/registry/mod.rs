@@ -27,6 +27,9 @@ pub enum RegistryError {
     TenantNotEmpty,
     #[error("the profile is used by {devices} device(s)")]
     ProfileInUse { devices: i64 },
+    /// `used`: the tenant's bytes without the file being replaced; `needed`: the new file's.
+    #[error("the file quota of {quota} bytes is exceeded ({used} used, {needed} more needed)")]
+    QuotaExceeded { used: u64, quota: u64, needed: u64 },
     #[error("the batch was refused: {} item(s) failed", .0.len())]
     BatchRefused(Vec<BatchItemError>),
     #[error("registry unavailable: {0}")]
@@ -70,6 +73,13 @@ pub trait TenantRepo: Send + Sync + Debug {
         id: &TenantId,
         force: bool,
     ) -> RegistryResult<bool>;
+    /// Invalidates every hosted-file token of the tenant by bumping its epoch. Answers the
+    /// new epoch, or `None` for an unknown tenant.
+    async fn rotate_file_tokens(
+        &self,
+        change: &ChangeContext,
+        id: &TenantId,
+    ) -> RegistryResult<Option<u32>>;
 }
 
 #[async_trait]
@@ -173,6 +183,44 @@ pub trait KeyRepo: Send + Sync + Debug {
     ) -> RegistryResult<bool>;
     /// Notes when the key was last used; not an audited change.
     async fn touch(&self, id: &str, at: Timestamp) -> RegistryResult<()>;
+}
+
+/// Hosted files' catalogue; their bodies live in the blob store under each row's blob key.
+#[async_trait]
+pub trait FileRepo: Send + Sync + Debug {
+    /// Switches `path` to the new blob in one transaction: inserts or replaces the row,
+    /// checks the quota (refused with [`RegistryError::QuotaExceeded`], leaving the previous
+    /// row as it was) and records `file.put` when the content, type or template flag changed.
+    /// Refused with [`RegistryError::TenantNotFound`] for an unknown tenant.
+    async fn publish(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        spec: FileSpec,
+        quota_bytes: Option<u64>,
+    ) -> RegistryResult<Published>;
+    async fn get(&self, tenant: &TenantId, path: &str) -> RegistryResult<Option<FileRecord>>;
+    /// Paths starting with `prefix` (literally: no wildcards), in byte order, after `after`.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> RegistryResult<Vec<FileRecord>>;
+    /// Removes the row and records `file.delete`; answers the removed record (its blob is
+    /// the caller's to delete).
+    async fn delete(
+        &self,
+        change: &ChangeContext,
+        tenant: &TenantId,
+        path: &str,
+    ) -> RegistryResult<Option<FileRecord>>;
+    /// Bytes the tenant's files take.
+    async fn usage(&self, tenant: &TenantId) -> RegistryResult<u64>;
+    /// Which of `blob_keys` no file row references, in the order given: for the sweep of
+    /// blobs whose upload never committed.
+    async fn unreferenced(&self, blob_keys: &[String]) -> RegistryResult<Vec<String>>;
 }
 
 /// Readiness and schema of the registry itself.

@@ -75,6 +75,8 @@ pub struct Tenant {
     pub spec: TenantSpec,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Bumped to invalidate every hosted-file token of the tenant at once.
+    pub file_token_epoch: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -254,4 +256,46 @@ pub struct NewApiKey {
     pub role: Role,
     pub description: Option<String>,
     pub secret_hash: String,
+}
+
+/// What an upload publishes: a file whose body is already stored under `blob_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    /// Already validated by the caller; stored as given.
+    pub path: String,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub content_type: String,
+    /// A fresh blob key per upload.
+    pub blob_key: String,
+    pub template: bool,
+}
+
+/// A hosted file's catalogue entry. Serialized for the audit trail without its blob key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    pub tenant: TenantId,
+    pub path: String,
+    pub size: u64,
+    #[serde(serialize_with = "hex_digest")]
+    pub sha256: [u8; 32],
+    pub content_type: String,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub template: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+fn hex_digest<S: serde::Serializer>(digest: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex::encode(digest))
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub file: FileRecord,
+    /// The blob the new row replaced, to delete after the switch.
+    pub replaced_blob: Option<String>,
+    pub created: bool,
 }

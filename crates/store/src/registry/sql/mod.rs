@@ -7,6 +7,7 @@
 mod batch;
 mod devices;
 mod events;
+mod files;
 mod keys;
 mod profiles;
 mod rows;

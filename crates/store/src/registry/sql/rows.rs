@@ -9,16 +9,19 @@ use sqlx::any::AnyRow;
 
 use super::{corrupt, unavailable};
 use crate::registry::{
-    Device, DeviceSpec, LastSeen, Profile, ProfileSpec, RegistryResult, Tenant, TenantSpec,
-    TenantStatus,
+    Device, DeviceSpec, FileRecord, LastSeen, Profile, ProfileSpec, RegistryResult, Tenant,
+    TenantSpec, TenantStatus,
 };
 
 pub(crate) const TENANT_COLUMNS: &str =
-    "id, display_name, default_setting_server, status, created_at, updated_at";
+    "id, display_name, default_setting_server, status, created_at, updated_at, file_token_epoch";
 pub(crate) const PROFILE_COLUMNS: &str =
     "tenant_id, id, setting_server, extra_settings, created_at, updated_at";
 pub(crate) const DEVICE_COLUMNS: &str = "mac, tenant_id, profile_id, setting_server, label, phone_type, \
      last_seen_at, last_seen_address, last_seen_user_agent, last_seen_firmware, created_at, updated_at";
+/// `template` is BOOLEAN in PostgreSQL and INTEGER in SQLite: read as an integer from both.
+pub(crate) const FILE_COLUMNS: &str = "tenant_id, path, size, sha256, content_type, blob_key, \
+     CASE WHEN template THEN 1 ELSE 0 END AS template, created_at, updated_at";
 
 pub(crate) fn text(row: &AnyRow, column: &str) -> RegistryResult<String> {
     row.try_get(column).map_err(unavailable)
@@ -63,6 +66,30 @@ pub(crate) fn tenant(row: &AnyRow) -> RegistryResult<Tenant> {
             default_setting_server: opt_parsed(row, "default_setting_server")?,
             status: TenantStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         },
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        file_token_epoch: unsigned(row, "file_token_epoch")?,
+    })
+}
+
+/// A non-negative integer column that must fit `T`.
+pub(crate) fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> RegistryResult<T> {
+    let value: i64 = row.try_get(column).map_err(unavailable)?;
+    T::try_from(value).map_err(|_| corrupt(column, &value.to_string()))
+}
+
+pub(crate) fn file(row: &AnyRow) -> RegistryResult<FileRecord> {
+    let digest = text(row, "sha256")?;
+    let mut sha256 = [0u8; 32];
+    hex::decode_to_slice(&digest, &mut sha256).map_err(|_| corrupt("sha256", &digest))?;
+    Ok(FileRecord {
+        tenant: parsed(row, "tenant_id")?,
+        path: text(row, "path")?,
+        size: unsigned(row, "size")?,
+        sha256,
+        content_type: text(row, "content_type")?,
+        blob_key: text(row, "blob_key")?,
+        template: row.try_get::<i64, _>("template").map_err(unavailable)? != 0,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })

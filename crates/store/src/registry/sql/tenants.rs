@@ -14,7 +14,7 @@ fn target(id: &TenantId) -> String {
 
 impl SqlRegistry {
     /// The tenant as it is now, locked until the transaction ends.
-    async fn tenant_for_update(
+    pub(super) async fn tenant_for_update(
         &self,
         conn: &mut AnyConnection,
         id: &TenantId,
@@ -62,6 +62,7 @@ impl TenantRepo for SqlRegistry {
                     spec,
                     created_at: before.created_at,
                     updated_at: now,
+                    file_token_epoch: before.file_token_epoch,
                 };
                 let event = NewEvent::new(
                     Some(&after.spec.id),
@@ -90,6 +91,7 @@ impl TenantRepo for SqlRegistry {
                     spec,
                     created_at: now,
                     updated_at: now,
+                    file_token_epoch: 0,
                 };
                 let event = NewEvent::new(
                     Some(&after.spec.id),
@@ -167,5 +169,36 @@ impl TenantRepo for SqlRegistry {
         append_events(&mut tx, change, now, vec![event]).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(true)
+    }
+
+    async fn rotate_file_tokens(
+        &self,
+        change: &ChangeContext,
+        id: &TenantId,
+    ) -> RegistryResult<Option<u32>> {
+        let mut tx = self.begin_write().await?;
+        let Some(before) = self.tenant_for_update(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let epoch = before.file_token_epoch.checked_add(1).ok_or_else(|| {
+            RegistryError::Corrupt(format!("tenant {id}: file token epoch exhausted"))
+        })?;
+        sqlx::query("UPDATE tenants SET file_token_epoch = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(i64::from(epoch))
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let json = |n: u32| serde_json::json!({ "file_token_epoch": n });
+        let event = NewEvent::new(
+            Some(id),
+            "tenant.rotate_file_tokens",
+            target(id),
+            Some(&json(before.file_token_epoch)),
+            Some(&json(epoch)),
+        );
+        append_events(&mut tx, change, Timestamp::now(), vec![event]).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(epoch))
     }
 }

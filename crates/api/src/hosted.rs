@@ -1,0 +1,117 @@
+//! `GET /p/{tenant}/{device token}/{path}`: a hosted tenant's files, served to the phone the
+//! redirect gave that URL to. Every refusal is the same bare 404.
+
+use bytes::Bytes;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+use signpost_service::ServiceError;
+use signpost_service::files::{HostedFile, HostedRequest};
+use signpost_store::blobs::ByteRange;
+
+use crate::AppState;
+use crate::conditional::{self, Validators};
+
+#[handler]
+pub async fn hosted_file(
+    req: &Request,
+    Path((tenant, token, path)): Path<(String, String, String)>,
+    state: Data<&AppState>,
+) -> Response {
+    let request = HostedRequest {
+        tenant: &tenant,
+        token: &token,
+        path: &path,
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    };
+    let mut response = match state.hosted.find(request).await {
+        Ok(found) => respond(req, &state, found).await,
+        Err(err) => refusal(&err),
+    };
+    // Phones may keep a copy but must revalidate it: the file can change at any time.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
+}
+
+async fn respond(req: &Request, state: &AppState, found: HostedFile) -> Response {
+    let (validators, total) = match &found {
+        HostedFile::Stored(file) => (Validators::new(&file.sha256, file.updated_at), file.size),
+        HostedFile::Rendered { file, body, sha256 } => {
+            (Validators::new(sha256, file.updated_at), body.len() as u64)
+        }
+    };
+    if validators.not_modified(req.headers()) {
+        return conditional::not_modified(&validators);
+    }
+    let Ok(range) = validators.range(req.headers(), total) else {
+        return conditional::range_not_satisfiable(total);
+    };
+    let mut response = match found {
+        HostedFile::Rendered { file, body, .. } => rendered(&file.content_type, body, range),
+        HostedFile::Stored(file) => match state.hosted.open(&file, range).await {
+            Ok(object) => {
+                let partial = range.map(|_| {
+                    let last = object.last.unwrap_or(object.first);
+                    (object.first, last, object.total_size)
+                });
+                let length = match partial {
+                    Some((first, last, _)) => last - first + 1,
+                    None => object.total_size,
+                };
+                conditional::body_response(
+                    &file.content_type,
+                    Body::from_bytes_stream(object.body),
+                    partial,
+                    length,
+                )
+            }
+            Err(err) => return refusal(&err),
+        },
+    };
+    validators.apply(&mut response);
+    response
+}
+
+/// A rendered template, whole or the requested slice of it.
+fn rendered(content_type: &str, body: Bytes, range: Option<ByteRange>) -> Response {
+    let total = body.len() as u64;
+    match range {
+        None => conditional::body_response(content_type, Body::from_bytes(body), None, total),
+        Some(range) => {
+            let last = range
+                .end_inclusive
+                .map_or(total - 1, |end| end.min(total - 1));
+            let slice = body.slice(range.start as usize..=last as usize);
+            let length = slice.len() as u64;
+            conditional::body_response(
+                content_type,
+                Body::from_bytes(slice),
+                Some((range.start, last, total)),
+                length,
+            )
+        }
+    }
+}
+
+/// 404 for anything the phone may not have (it must not learn which); 503 when a backend
+/// is down, so the phone retries.
+fn refusal(err: &ServiceError) -> Response {
+    match err {
+        ServiceError::Unavailable(reason) | ServiceError::BodyInterrupted(reason) => {
+            tracing::warn!(%reason, "cannot serve a hosted file");
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header(header::RETRY_AFTER, "30")
+                .body(Body::empty())
+        }
+        _ => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Body::empty()),
+    }
+}

@@ -1,0 +1,145 @@
+//! Serving a tenant's files to its phones, under the per-device URL the redirect handed out:
+//! `/p/{tenant}/{device token}/{path}`.
+//!
+//! The token is the only way in: it is signed, bound to the tenant and the MAC, and dies
+//! when the tenant rotates its tokens. A MAC-specific file (`…-{MAC}.htm`) is served only to
+//! the token of that MAC. Every refusal (bad or stale token, another tenant's token, another
+//! MAC's file, no such file) is the same "not found", so a prober learns nothing.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use signpost_domain::{FilePath, Mac, TemplateVars, TenantId, expand_template, parse_user_agent};
+use signpost_store::blobs::{BlobKey, BlobObject, BlobStore, ByteRange};
+use signpost_store::registry::{FileRecord, FileRepo};
+
+use super::token::DeviceTokens;
+use super::{MAX_TEMPLATE_BYTES, blob_error};
+use crate::error::{ServiceError, ServiceResult};
+use crate::phone::PhoneRedirects;
+
+/// One phone's request for a hosted file.
+#[derive(Debug, Clone, Copy)]
+pub struct HostedRequest<'a> {
+    pub tenant: &'a str,
+    pub token: &'a str,
+    pub path: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A file a phone may have. Nothing is streamed yet, so the HTTP layer can answer 304 or
+/// pick a range first.
+#[derive(Debug)]
+pub enum HostedFile {
+    /// To be streamed from the blob store with [`HostedFiles::open`].
+    Stored(FileRecord),
+    /// A template, filled in for this phone; `sha256` is of the rendered bytes.
+    Rendered {
+        file: FileRecord,
+        body: Bytes,
+        sha256: [u8; 32],
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct HostedFiles {
+    phone: PhoneRedirects,
+    repo: Arc<dyn FileRepo>,
+    blobs: Arc<dyn BlobStore>,
+    tokens: DeviceTokens,
+}
+
+impl HostedFiles {
+    pub fn new(
+        phone: PhoneRedirects,
+        repo: Arc<dyn FileRepo>,
+        blobs: Arc<dyn BlobStore>,
+        tokens: DeviceTokens,
+    ) -> Self {
+        Self {
+            phone,
+            repo,
+            blobs,
+            tokens,
+        }
+    }
+
+    /// The MAC a token stands for, if it is genuine and current for an active tenant.
+    async fn device(&self, tenant: &TenantId, token: &str) -> ServiceResult<Mac> {
+        let entry = self.phone.tenant_entry(tenant).await?;
+        let entry = entry.filter(|t| t.active).ok_or(ServiceError::NotFound)?;
+        self.tokens
+            .verify(tenant, token, entry.file_token_epoch)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// `NotFound` for every kind of refusal.
+    pub async fn find(&self, request: HostedRequest<'_>) -> ServiceResult<HostedFile> {
+        let tenant: TenantId = request.tenant.parse().map_err(|_| ServiceError::NotFound)?;
+        let path: FilePath = request.path.parse().map_err(|_| ServiceError::NotFound)?;
+        let mac = self.device(&tenant, request.token).await?;
+        if path.mac().is_some_and(|named| named != mac) {
+            return Err(ServiceError::NotFound);
+        }
+        let file = self
+            .repo
+            .get(&tenant, path.as_str())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if !file.template {
+            return Ok(HostedFile::Stored(file));
+        }
+        let stored = self.open(&file, None).await?;
+        let bytes = read_bounded(stored).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let agent = request.user_agent.and_then(parse_user_agent);
+        let vars = TemplateVars {
+            mac,
+            phone_type: agent.as_ref().map(|a| a.phone_type.as_str()),
+            firmware_version: agent
+                .as_ref()
+                .and_then(|a| a.firmware_version.as_ref())
+                .map(|v| v.as_str()),
+        };
+        let body = Bytes::from(expand_template(&text, &vars));
+        let sha256 = sha256(&body);
+        Ok(HostedFile::Rendered { file, body, sha256 })
+    }
+}
+
+impl HostedFiles {
+    /// Streams a stored file found by [`HostedFiles::find`], or the range of it asked for.
+    pub async fn open(
+        &self,
+        file: &FileRecord,
+        range: Option<ByteRange>,
+    ) -> ServiceResult<BlobObject> {
+        let key = BlobKey::new(file.blob_key.as_str())
+            .map_err(|e| ServiceError::Unavailable(format!("corrupt blob key: {e}")))?;
+        self.blobs.get(&key, range).await.map_err(blob_error)
+    }
+}
+
+async fn read_bounded(object: BlobObject) -> ServiceResult<Vec<u8>> {
+    if object.total_size > MAX_TEMPLATE_BYTES {
+        return Err(ServiceError::Unavailable(
+            "template larger than allowed".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(usize::try_from(object.total_size).unwrap_or(0));
+    let mut body = object.body;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| ServiceError::BodyInterrupted(e.to_string()))?
+    {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
