@@ -27,6 +27,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut background = phone.spawn_background();
     background.push(state.files.spawn_sweeper(SWEEP_INTERVAL));
 
+    // Read before anything is announced: a bad certificate must fail the start.
+    let tls = config.tls.as_ref().map(tls_config).transpose()?;
     let listener = TcpListener::bind(config.listen);
     tracing::info!(
         listen = %config.listen,
@@ -36,14 +38,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "signpost is serving"
     );
     let app = signpost_api::app(state, config.max_body_bytes);
-    let served = match &config.tls {
+    let served = match tls {
         None => {
             Server::new(listener)
                 .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
                 .await
         }
         Some(tls) => {
-            let tls = tls_config(tls)?;
             Server::new(listener.rustls(tls))
                 .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
                 .await
@@ -59,15 +60,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The certificate and key, read once at start: a missing or unreadable file fails the
-/// start with one line naming it.
+/// The certificate and key, read and checked once at start: a missing or unreadable file,
+/// a file without a certificate or key, or a key that does not belong to the certificate
+/// fails the start with one line naming the problem, instead of every handshake failing later.
 fn tls_config(tls: &TlsSettings) -> anyhow::Result<RustlsConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
     };
-    let certificate = RustlsCertificate::new()
-        .cert(read(&tls.cert)?)
-        .key(read(&tls.key)?);
+    let (cert_pem, key_pem) = (read(&tls.cert)?, read(&tls.key)?);
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|chain| !chain.is_empty())
+        .with_context(|| format!("{} holds no PEM certificate", tls.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .ok()
+        .with_context(|| format!("{} holds no PEM private key", tls.key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .with_context(|| {
+            format!(
+                "{} does not go with {}",
+                tls.key.display(),
+                tls.cert.display()
+            )
+        })?;
+    let certificate = RustlsCertificate::new().cert(cert_pem).key(key_pem);
     Ok(RustlsConfig::new().fallback(certificate))
 }
 
