@@ -15,7 +15,9 @@ use signpost_store::blobs::ByteRange;
 pub struct Validators {
     /// Quoted, strong: the body's SHA-256.
     pub etag: String,
-    pub last_modified: SystemTime,
+    /// `None` for rendered templates: their bytes change with the phone asking (its
+    /// firmware version), not only with the file, so only the ETag can tell.
+    pub last_modified: Option<SystemTime>,
 }
 
 impl Validators {
@@ -23,7 +25,15 @@ impl Validators {
         let millis = u64::try_from(updated_at.unix_millis()).unwrap_or(0);
         Self {
             etag: format!("\"{}\"", hex::encode(sha256)),
-            last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(millis),
+            last_modified: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(millis)),
+        }
+    }
+
+    /// Validators of a body rendered per request: its hash only.
+    pub fn rendered(sha256: &[u8; 32]) -> Self {
+        Self {
+            etag: format!("\"{}\"", hex::encode(sha256)),
+            last_modified: None,
         }
     }
 
@@ -32,9 +42,9 @@ impl Validators {
         if let Ok(etag) = HeaderValue::from_str(&self.etag) {
             response.headers_mut().insert(header::ETAG, etag);
         }
-        response
-            .headers_mut()
-            .typed_insert(LastModified::from(self.last_modified));
+        if let Some(at) = self.last_modified {
+            response.headers_mut().typed_insert(LastModified::from(at));
+        }
         response
             .headers_mut()
             .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -52,9 +62,9 @@ impl Validators {
                 .map(str::trim)
                 .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag);
         }
-        match headers.typed_get::<IfModifiedSince>() {
-            Some(since) => !since.is_modified(self.last_modified),
-            None => false,
+        match (headers.typed_get::<IfModifiedSince>(), self.last_modified) {
+            (Some(since), Some(at)) => !since.is_modified(at),
+            _ => false,
         }
     }
 

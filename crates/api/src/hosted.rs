@@ -28,7 +28,18 @@ pub async fn hosted_file(
             .and_then(|v| v.to_str().ok()),
     };
     let mut response = match state.hosted.find(request).await {
-        Ok(found) => respond(req, &state, found).await,
+        Ok(found) => match respond(req, &state, found).await {
+            // The version found was replaced (and its blob deleted) before it could be
+            // opened: the new one is there now.
+            Err(ServiceError::NotFound) => match state.hosted.find(request).await {
+                Ok(found) => respond(req, &state, found)
+                    .await
+                    .unwrap_or_else(|e| refusal(&e)),
+                Err(err) => refusal(&err),
+            },
+            Ok(response) => response,
+            Err(err) => refusal(&err),
+        },
         Err(err) => refusal(&err),
     };
     // Phones may keep a copy but must revalidate it: the file can change at any time.
@@ -39,18 +50,22 @@ pub async fn hosted_file(
     response
 }
 
-async fn respond(req: &Request, state: &AppState, found: HostedFile) -> Response {
+async fn respond(
+    req: &Request,
+    state: &AppState,
+    found: HostedFile,
+) -> Result<Response, ServiceError> {
     let (validators, total) = match &found {
         HostedFile::Stored(file) => (Validators::new(&file.sha256, file.updated_at), file.size),
-        HostedFile::Rendered { file, body, sha256 } => {
-            (Validators::new(sha256, file.updated_at), body.len() as u64)
+        HostedFile::Rendered { body, sha256, .. } => {
+            (Validators::rendered(sha256), body.len() as u64)
         }
     };
     if validators.not_modified(req.headers()) {
-        return conditional::not_modified(&validators);
+        return Ok(conditional::not_modified(&validators));
     }
     let Ok(range) = validators.range(req.headers(), total) else {
-        return conditional::range_not_satisfiable(total);
+        return Ok(conditional::range_not_satisfiable(total));
     };
     let mut response = match found {
         HostedFile::Rendered { file, body, .. } => rendered(&file.content_type, body, range),
@@ -71,11 +86,11 @@ async fn respond(req: &Request, state: &AppState, found: HostedFile) -> Response
                     length,
                 )
             }
-            Err(err) => return refusal(&err),
+            Err(err) => return Err(err),
         },
     };
     validators.apply(&mut response);
-    response
+    Ok(response)
 }
 
 /// A rendered template, whole or the requested slice of it.

@@ -179,9 +179,10 @@ pub fn app(state: AppState, body_limit: usize) -> impl Endpoint {
         )
         .nest_no_strip(
             "/v1",
-            api.around(move |ep, req| async move {
+            api.around(move |ep, mut req| async move {
                 // File uploads stream up to `max_file_bytes`, enforced while streaming.
                 if v1::is_file_upload(&req) {
+                    v1::prepare_file_upload(&mut req);
                     ep.call(req).await.map(poem::IntoResponse::into_response)
                 } else {
                     body_limit::limit_body(ep, req, body_limit).await

@@ -113,11 +113,13 @@ fn with_validators<T: poem_openapi::ApiResponse>(
     response: Response<T>,
     v: &Validators,
 ) -> Response<T> {
-    let last_modified = httpdate(v.last_modified);
-    response
+    let response = response
         .header("ETag", v.etag.clone())
-        .header("Last-Modified", last_modified)
-        .header("Accept-Ranges", "bytes")
+        .header("Accept-Ranges", "bytes");
+    match v.last_modified {
+        Some(at) => response.header("Last-Modified", httpdate(at)),
+        None => response,
+    }
 }
 
 fn httpdate(at: std::time::SystemTime) -> String {
@@ -151,6 +153,7 @@ impl FilesApi {
         auth: Bearer,
         state: Data<&AppState>,
         request_id: Data<&RequestId>,
+        request: &poem::Request,
         tenant: Path<String>,
         /// Relative, `/`-separated, at most 512 bytes; no `..`, `.` or empty segments.
         path: Path<String>,
@@ -161,9 +164,12 @@ impl FilesApi {
     ) -> Result<PutFile, ApiError> {
         let tenant = tenant_id(&tenant)?;
         let path = file_path(&path)?;
+        // No type sent (see `prepare_file_upload`), or curl's default for `--data-binary`:
+        // infer it from the path.
+        let sent = request.data::<super::NoContentType>().is_none();
         let content_type = content_type
             .0
-            .filter(|c| !c.is_empty() && c != "application/x-www-form-urlencoded");
+            .filter(|c| sent && !c.is_empty() && c != "application/x-www-form-urlencoded");
         let upload = Upload {
             path,
             content_type,
@@ -220,21 +226,22 @@ impl FilesApi {
             return Ok(Response::new(FileBody::RangeNotSatisfiable)
                 .header("Content-Range", format!("bytes */{}", file.size)));
         };
-        let download = state.files.download(&auth.0, &tenant, &path, range).await?;
-        let object = download.body;
+        let object = state.files.open(&file, range).await?;
         let body = Binary(Body::from_bytes_stream(object.body));
         let response = match range {
-            None => Response::new(FileBody::Whole(body)),
+            None => Response::new(FileBody::Whole(body))
+                .header("Content-Length", object.total_size.to_string()),
             Some(_) => {
                 let last = object.last.unwrap_or(object.first);
-                Response::new(FileBody::Partial(body)).header(
-                    "Content-Range",
-                    format!("bytes {}-{last}/{}", object.first, object.total_size),
-                )
+                Response::new(FileBody::Partial(body))
+                    .header(
+                        "Content-Range",
+                        format!("bytes {}-{last}/{}", object.first, object.total_size),
+                    )
+                    .header("Content-Length", (last - object.first + 1).to_string())
             }
         };
-        Ok(with_validators(response, &validators)
-            .header("Content-Type", download.file.content_type))
+        Ok(with_validators(response, &validators).header("Content-Type", file.content_type))
     }
 
     /// Delete a file

@@ -60,6 +60,22 @@ pub fn is_file_upload(req: &Request) -> bool {
     }
 }
 
+/// Marks an upload sent without `Content-Type`, so its type is inferred from the path.
+#[derive(Debug, Clone, Copy)]
+pub struct NoContentType;
+
+/// poem-openapi refuses a body without `Content-Type` (415) before the handler runs, but
+/// `curl -T` and many tools send none: give it one, and let the handler know to infer.
+pub fn prepare_file_upload(req: &mut Request) {
+    if !req.headers().contains_key(poem::http::header::CONTENT_TYPE) {
+        req.headers_mut().insert(
+            poem::http::header::CONTENT_TYPE,
+            poem::http::HeaderValue::from_static("application/octet-stream"),
+        );
+        req.set_data(NoContentType);
+    }
+}
+
 /// A bearer JWT from `POST /v1/auth/token`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "authenticate")]

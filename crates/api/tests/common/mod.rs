@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,14 +12,14 @@ use poem::test::{TestClient, TestResponse};
 use serde_json::Value;
 use signpost_api::{AppPorts, AppSettings, AppState, DEFAULT_BODY_LIMIT, TrustedProxies};
 use signpost_domain::Role;
-use signpost_service::files::{DeviceTokens, FileLimits};
+use signpost_service::files::{DeviceTokens, FileLimits, Files};
 use signpost_service::phone::{CacheTtl, PhoneOptions, PhoneRedirects};
 use signpost_service::{Authenticator, Readiness, SigningKeys};
-use signpost_store::blobs::{BlobStore, FsBlobStore};
+use signpost_store::blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Options};
 use signpost_store::cache::{Cache, MemoryCache};
 use signpost_store::ratelimit::{MemoryRateLimiter, RateLimiter};
 use signpost_store::registry::{ChangeContext, RegistryAdmin, SqlRegistry};
-use signpost_testkit::TestDatabase;
+use signpost_testkit::{TestDatabase, TestS3};
 
 /// The phone path's settings in tests: limits off unless a test sets them.
 pub fn phone_options() -> PhoneOptions {
@@ -43,10 +44,37 @@ pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static>>,
     pub auth: Arc<Authenticator>,
     pub phone: PhoneRedirects,
+    /// The hosted files' use cases (e.g. `sweep`).
+    pub files: Files,
+    /// Where file bodies are kept.
+    pub blobs: Arc<dyn BlobStore>,
+    /// The root of the filesystem blob store; `None` when the app was given another store.
+    pub blob_root: Option<PathBuf>,
     registry: Arc<SqlRegistry>,
     _dir: Option<tempfile::TempDir>,
-    _blob_dir: tempfile::TempDir,
+    _blob_dir: Option<tempfile::TempDir>,
     database: Option<TestDatabase>,
+}
+
+/// A blob store in a fresh bucket on the test S3 server, or `None` (with a note on stderr)
+/// when this run did not ask for S3.
+///
+/// # Panics
+/// When S3 was asked for and cannot be reached.
+pub async fn s3_blobs() -> Option<Arc<dyn BlobStore>> {
+    let s3 = TestS3::from_env()?;
+    let bucket = s3.create_bucket().await;
+    let store = S3BlobStore::new(S3Options {
+        bucket,
+        endpoint: Some(s3.endpoint.clone()),
+        region: Some(s3.region.clone()),
+        force_path_style: true,
+        access_key_id: Some(s3.access_key.clone()),
+        secret_access_key: Some(s3.secret_key.clone()),
+    })
+    .await
+    .expect("S3 blob store");
+    Some(Arc::new(store))
 }
 
 impl TestApp {
@@ -56,7 +84,17 @@ impl TestApp {
             "sqlite://{}?mode=rwc",
             dir.path().join("registry.db").display()
         );
-        Self::build(&url, Some(dir), None, phone_options()).await
+        Self::build(&url, Some(dir), None, phone_options(), None).await
+    }
+
+    /// On SQLite, keeping file bodies in `blobs` instead of a temporary directory.
+    pub async fn sqlite_with_blobs(blobs: Arc<dyn BlobStore>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("registry.db").display()
+        );
+        Self::build(&url, Some(dir), None, phone_options(), Some(blobs)).await
     }
 
     /// On SQLite, with these phone-path settings.
@@ -66,14 +104,14 @@ impl TestApp {
             "sqlite://{}?mode=rwc",
             dir.path().join("registry.db").display()
         );
-        Self::build(&url, Some(dir), None, phone).await
+        Self::build(&url, Some(dir), None, phone, None).await
     }
 
     /// `None` when this run did not ask for PostgreSQL.
     pub async fn postgres() -> Option<Self> {
         let database = TestDatabase::create().await?;
         let url = database.url.clone();
-        Some(Self::build(&url, None, Some(database), phone_options()).await)
+        Some(Self::build(&url, None, Some(database), phone_options(), None).await)
     }
 
     async fn build(
@@ -81,6 +119,7 @@ impl TestApp {
         dir: Option<tempfile::TempDir>,
         database: Option<TestDatabase>,
         phone: PhoneOptions,
+        blobs: Option<Arc<dyn BlobStore>>,
     ) -> Self {
         let registry = Arc::new(SqlRegistry::connect(url, 5).await.unwrap());
         registry.migrate().await.unwrap();
@@ -94,8 +133,15 @@ impl TestApp {
             signing,
             Duration::from_secs(900),
         ));
-        let blob_dir = tempfile::tempdir().unwrap();
-        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(blob_dir.path()).unwrap());
+        let (blobs, blob_dir) = match blobs {
+            Some(blobs) => (blobs, None),
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let store: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(dir.path()).unwrap());
+                (store, Some(dir))
+            }
+        };
+        let blob_root = blob_dir.as_ref().map(|d| d.path().to_owned());
         let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new("", 100_000));
         let rate_limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(10_000));
         let state = AppState::new(
@@ -105,7 +151,7 @@ impl TestApp {
                 devices: registry.clone(),
                 events: registry.clone(),
                 files: registry.clone(),
-                blobs,
+                blobs: blobs.clone(),
                 cache,
                 rate_limiter,
             },
@@ -121,6 +167,7 @@ impl TestApp {
             },
         );
         let phone = state.phone.clone();
+        let files = state.files.clone();
         phone.spawn_background();
         let client = TestClient::new(
             signpost_api::app(state, DEFAULT_BODY_LIMIT)
@@ -131,6 +178,9 @@ impl TestApp {
             client,
             auth,
             phone,
+            files,
+            blobs,
+            blob_root,
             registry,
             _dir: dir,
             _blob_dir: blob_dir,

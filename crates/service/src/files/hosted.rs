@@ -2,7 +2,7 @@
 //! `/p/{tenant}/{device token}/{path}`.
 //!
 //! The token is the only way in: it is signed, bound to the tenant and the MAC, and dies
-//! when the tenant rotates its tokens. A MAC-specific file (`…-{MAC}.htm`) is served only to
+//! when the tenant rotates its tokens or the device leaves the tenant. A MAC-specific file (`…-{MAC}.htm`) is served only to
 //! the token of that MAC. Every refusal (bad or stale token, another tenant's token, another
 //! MAC's file, no such file) is the same "not found", so a prober learns nothing.
 
@@ -69,9 +69,16 @@ impl HostedFiles {
     async fn device(&self, tenant: &TenantId, token: &str) -> ServiceResult<Mac> {
         let entry = self.phone.tenant_entry(tenant).await?;
         let entry = entry.filter(|t| t.active).ok_or(ServiceError::NotFound)?;
-        self.tokens
+        let mac = self
+            .tokens
             .verify(tenant, token, entry.file_token_epoch)
-            .ok_or(ServiceError::NotFound)
+            .ok_or(ServiceError::NotFound)?;
+        // A token outlives nothing: once the device is deleted or moves to another tenant,
+        // its URL stops working.
+        if self.phone.device_owner(mac).await?.as_ref() != Some(tenant) {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(mac)
     }
 
     /// `NotFound` for every kind of refusal.

@@ -54,13 +54,6 @@ pub struct Upload {
     pub declared_size: Option<u64>,
 }
 
-/// A file's body on its way out, with its catalogue entry.
-#[derive(Debug)]
-pub struct Download {
-    pub file: FileRecord,
-    pub body: BlobObject,
-}
-
 #[derive(Debug, Clone)]
 pub struct Files {
     repo: Arc<dyn FileRepo>,
@@ -196,21 +189,18 @@ impl Files {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// The file's body (or the range of it asked for).
-    pub async fn download(
+    /// The body (or the range of it asked for) of the version `file` describes, as
+    /// [`Files::get`] answered it: validators and bytes then always belong to one version.
+    /// `NotFound` when that version was replaced meanwhile (its blob is gone).
+    pub async fn open(
         &self,
-        auth: &AuthCtx,
-        tenant: &TenantId,
-        path: &FilePath,
+        file: &FileRecord,
         range: Option<ByteRange>,
-    ) -> ServiceResult<Download> {
-        let file = self.get(auth, tenant, path).await?;
-        let body = self
-            .blobs
+    ) -> ServiceResult<BlobObject> {
+        self.blobs
             .get(&stored_key(&file.blob_key)?, range)
             .await
-            .map_err(blob_error)?;
-        Ok(Download { file, body })
+            .map_err(blob_error)
     }
 
     pub async fn list(

@@ -109,6 +109,16 @@ impl PhoneRedirects {
         }
     }
 
+    /// The tenant a MAC is registered to, through the same cache tiers as a redirect.
+    pub async fn device_owner(&self, mac: Mac) -> RegistryResult<Option<TenantId>> {
+        Ok(self
+            .resolver
+            .lookup(mac)
+            .await?
+            .device
+            .map(|route| route.tenant.clone()))
+    }
+
     /// A tenant's cached status, default and file-token epoch.
     pub async fn tenant_entry(&self, tenant: &TenantId) -> RegistryResult<Cached<TenantEntry>> {
         self.resolver.tenant(tenant).await
