@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
+    // One TLS crypto provider for every client and server in the process (HTTPS, rediss://,
+    // PostgreSQL over TLS), whichever features the dependency tree happens to enable.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

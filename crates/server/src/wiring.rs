@@ -74,7 +74,13 @@ impl Backends {
                     max_file_bytes: phone.max_file_bytes,
                     quota_bytes: phone.file_quota_bytes,
                 },
-                device_tokens: DeviceTokens::new(secret.as_bytes()),
+                device_tokens: DeviceTokens::new(secret.as_bytes()).with_previous(
+                    config
+                        .auth
+                        .jwt_previous_secrets
+                        .iter()
+                        .map(|s| s.expose().as_bytes()),
+                ),
                 public_url: phone.public_url.clone(),
                 tls: config.tls.is_some(),
             },

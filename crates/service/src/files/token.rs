@@ -30,6 +30,9 @@ const TOKEN_CHARS: usize = (RAW_BYTES * 4).div_ceil(3);
 #[derive(Clone)]
 pub struct DeviceTokens {
     key: [u8; 32],
+    /// Keys of earlier server secrets: their tokens stay valid while a rotation of the
+    /// secret settles, as `jwt_previous_secrets` does for bearer tokens.
+    previous: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for DeviceTokens {
@@ -49,7 +52,17 @@ impl DeviceTokens {
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: hmac_sha256(secret, &[KEY_LABEL]),
+            previous: Vec::new(),
         }
+    }
+
+    /// Also accepts tokens issued under earlier secrets (new ones use the current secret).
+    pub fn with_previous<'a>(mut self, secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        self.previous = secrets
+            .into_iter()
+            .map(|secret| hmac_sha256(secret, &[KEY_LABEL]))
+            .collect();
+        self
     }
 
     /// The token for `mac`'s URLs under `tenant` at token epoch `epoch`: 30 characters from
@@ -76,26 +89,33 @@ impl DeviceTokens {
             return None;
         }
         let mac = Mac::from_bytes(*mac_bytes);
-        self.hmac(tenant, mac, epoch)
-            .verify_truncated_left(tag)
-            .ok()
-            .map(|()| mac)
-    }
-
-    fn hmac(&self, tenant: &TenantId, mac: Mac, epoch: u32) -> HmacSha256 {
-        let mut hmac = new_hmac(&self.key);
-        hmac.update(TAG_LABEL);
-        hmac.update(tenant.as_str().as_bytes());
-        // Tenant ids are slugs and never contain NUL, so the encoding is unambiguous.
-        hmac.update(&[0]);
-        hmac.update(&mac.bytes());
-        hmac.update(&epoch.to_be_bytes());
-        hmac
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .any(|key| {
+                hmac(key, tenant, mac, epoch)
+                    .verify_truncated_left(tag)
+                    .is_ok()
+            })
+            .then_some(mac)
     }
 
     fn tag(&self, tenant: &TenantId, mac: Mac, epoch: u32) -> [u8; 32] {
-        self.hmac(tenant, mac, epoch).finalize().into_bytes().into()
+        hmac(&self.key, tenant, mac, epoch)
+            .finalize()
+            .into_bytes()
+            .into()
     }
+}
+
+fn hmac(key: &[u8; 32], tenant: &TenantId, mac: Mac, epoch: u32) -> HmacSha256 {
+    let mut hmac = new_hmac(key);
+    hmac.update(TAG_LABEL);
+    hmac.update(tenant.as_str().as_bytes());
+    // Tenant ids are slugs and never contain NUL, so the encoding is unambiguous.
+    hmac.update(&[0]);
+    hmac.update(&mac.bytes());
+    hmac.update(&epoch.to_be_bytes());
+    hmac
 }
 
 fn new_hmac(key: &[u8]) -> HmacSha256 {
@@ -109,6 +129,29 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         hmac.update(part);
     }
     hmac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod rotation_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_of_a_previous_secret_stay_valid_while_a_rotation_settles() {
+        let tenant: TenantId = "acme".parse().unwrap();
+        let mac: Mac = "000413AABBCC".parse().unwrap();
+        let old = DeviceTokens::new(b"the old server secret, long enough");
+        let token = old.issue(&tenant, mac, 0);
+        let rotated = DeviceTokens::new(b"the new server secret, long enough")
+            .with_previous([b"the old server secret, long enough".as_slice()]);
+        assert_eq!(rotated.verify(&tenant, &token, 0), Some(mac));
+        assert_ne!(
+            rotated.issue(&tenant, mac, 0),
+            token,
+            "new tokens use the new secret"
+        );
+        let forgotten = DeviceTokens::new(b"the new server secret, long enough");
+        assert_eq!(forgotten.verify(&tenant, &token, 0), None);
+    }
 }
 
 #[cfg(test)]

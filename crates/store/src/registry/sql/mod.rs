@@ -23,8 +23,21 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 
 use super::{ChangeContext, RegistryAdmin, RegistryError, RegistryResult};
 
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+// A database migrated by a newer release still runs the older binary (a rollback, or old
+// tasks starting during a deploy): migrations are additive, so the migrations it does not
+// know are ignored rather than refused.
+static POSTGRES_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_ignore_missing(true);
+        migrator
+    });
+static SQLITE_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.set_ignore_missing(true);
+        migrator
+    });
 
 /// Rows per multi-row statement: keeps every statement under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters whatever the column count.
@@ -126,8 +139,8 @@ impl SqlRegistry {
 impl RegistryAdmin for SqlRegistry {
     async fn migrate(&self) -> RegistryResult<()> {
         let migrator = match self.engine {
-            SqlEngine::Postgres => &POSTGRES_MIGRATIONS,
-            SqlEngine::Sqlite => &SQLITE_MIGRATIONS,
+            SqlEngine::Postgres => &*POSTGRES_MIGRATIONS,
+            SqlEngine::Sqlite => &*SQLITE_MIGRATIONS,
         };
         migrator
             .run(&self.pool)
