@@ -1,0 +1,11 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      Application = "signpost"
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    }
+  }
+}
