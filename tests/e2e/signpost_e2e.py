@@ -8,17 +8,25 @@ Python 3.11 standard library only. What it offers:
   SIGNPOST_TEST_POSTGRES_URL and SIGNPOST_TEST_REDIS_URL (a fresh database, made with `psql`
   and dropped afterwards, and a unique Redis key prefix, deleted afterwards). With
   SIGNPOST_TEST_REQUIRE_BACKENDS=1 a missing or unreachable backend is a failure, never a
-  skip;
+  skip. `backends(s3=True)` makes the real backend "postgres+redis+s3": files go to a fresh
+  bucket on SIGNPOST_TEST_S3_ENDPOINT (created with a SigV4-signed request, emptied and
+  deleted afterwards);
+- `S3`: a minimal SigV4 client (standard library only) for bucket set-up and clean-up, and
+  `fresh_bucket_name()`;
 - `Server`: a `signpost serve` on a free port with its own data directory, stopped with
   SIGTERM (its log printed when the block failed), plus `keys_create`, `rest()` and
   `phone_get`;
-- `Rest`: a small JSON client for /v1 with a client-credentials token.
+- `Rest`: a small JSON client for /v1 with a client-credentials token, plus `raw` and
+  `put_file` for non-JSON bodies (hosted files).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -33,6 +41,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
+import xml.etree.ElementTree as ET
 
 # --------------------------------------------------------------------------------------------
 # Checks
@@ -200,11 +209,11 @@ class Redis:
                 return deleted
 
 
-def _unavailable(message: str) -> bool:
+def _unavailable(message: str, backend: str = "postgres+redis") -> bool:
     """A backend cannot be used: fatal when required, else a visible skip (False)."""
     if _required():
         fatal(message + " (SIGNPOST_TEST_REQUIRE_BACKENDS=1 asks for every real backend)")
-    print(f"not run: postgres+redis backend: {message}", flush=True)
+    print(f"not run: {backend} backend: {message}", flush=True)
     return False
 
 
@@ -235,13 +244,163 @@ def _real_backends_usable() -> bool:
     return True
 
 
-def backends():
+class S3:
+    """Just enough of the S3 API, signed with AWS Signature Version 4, to make, list, empty
+    and delete buckets on the test server (path-style addressing)."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1"):
+        parts = urllib.parse.urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s):// endpoint: {endpoint!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.netloc = parts.netloc
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.region = region or "us-east-1"
+
+    @classmethod
+    def from_test_env(cls) -> "S3":
+        return cls(
+            os.environ["SIGNPOST_TEST_S3_ENDPOINT"],
+            os.environ.get("SIGNPOST_TEST_S3_ACCESS_KEY", ""),
+            os.environ.get("SIGNPOST_TEST_S3_SECRET_KEY", ""),
+            os.environ.get("SIGNPOST_TEST_S3_REGION", "") or "us-east-1",
+        )
+
+    def server_env(self, bucket: str) -> dict:
+        """What `signpost serve` needs to keep its files in `bucket` on this server."""
+        return {
+            "SIGNPOST_S3_BUCKET": bucket,
+            "SIGNPOST_S3_ENDPOINT": self.endpoint,
+            "SIGNPOST_S3_REGION": self.region,
+            "SIGNPOST_S3_PATH_STYLE": "true",
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            # Never wait for an EC2 instance metadata service that is not there.
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    @staticmethod
+    def _quote(value: str, safe: str = "-_.~") -> str:
+        return urllib.parse.quote(value, safe=safe)
+
+    def _sign(self, key: bytes, message: str) -> bytes:
+        return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+    def request(self, method: str, path: str, query: dict | None = None, body: bytes = b"",
+                timeout: float = 30):
+        """One signed request: (status, headers with lower-case names, body)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        payload_hash = hashlib.sha256(body).hexdigest()
+        uri = "/" + "/".join(self._quote(seg) for seg in path.lstrip("/").split("/")) if path.strip("/") else "/"
+        query = query or {}
+        canonical_query = "&".join(
+            f"{self._quote(k)}={self._quote(str(v))}" for k, v in sorted(query.items())
+        )
+        headers = {"host": self.netloc, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+        signed = ";".join(sorted(headers))
+        canonical_headers = "".join(f"{k}:{headers[k]}\n" for k in sorted(headers))
+        canonical = "\n".join([method, uri, canonical_query, canonical_headers, signed, payload_hash])
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+        key = self._sign(("AWS4" + self.secret_key).encode(), day)
+        for part in (self.region, "s3", "aws4_request"):
+            key = self._sign(key, part)
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
+        if self.scheme == "https":
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            target = uri + (f"?{canonical_query}" if canonical_query else "")
+            conn.request(method, target, body=body or None, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            conn.close()
+
+    def _expect(self, what: str, done, ok=(200, 204)) -> bytes:
+        status, _, body = done
+        if status not in ok:
+            raise RuntimeError(f"S3 {what} answered {status}: {body[:300]!r}")
+        return body
+
+    def list_buckets(self) -> list[str]:
+        body = self._expect("ListBuckets", self.request("GET", "/"))
+        return [e.text or "" for e in ET.fromstring(body).iter() if e.tag.endswith("}Name") or e.tag == "Name"]
+
+    def create_bucket(self, bucket: str) -> None:
+        self._expect(f"CreateBucket {bucket}", self.request("PUT", f"/{bucket}"))
+
+    def list_keys(self, bucket: str) -> list[str]:
+        keys, token = [], None
+        while True:
+            query = {"list-type": "2", "max-keys": "1000"}
+            if token:
+                query["continuation-token"] = token
+            root = ET.fromstring(self._expect(f"ListObjectsV2 {bucket}", self.request("GET", f"/{bucket}", query)))
+            local = {el.tag.split("}")[-1]: el for el in root}
+            keys += [
+                (c.text or "")
+                for el in root if el.tag.split("}")[-1] == "Contents"
+                for c in el if c.tag.split("}")[-1] == "Key"
+            ]
+            truncated = local.get("IsTruncated")
+            token_el = local.get("NextContinuationToken")
+            if truncated is None or (truncated.text or "").lower() != "true" or token_el is None:
+                return keys
+            token = token_el.text
+
+    def delete_bucket(self, bucket: str) -> int:
+        """Deletes every object of `bucket`, then the bucket; answers how many objects."""
+        keys = self.list_keys(bucket)
+        for key in keys:
+            self._expect(f"DeleteObject {key}", self.request("DELETE", f"/{bucket}/{key}"))
+        self._expect(f"DeleteBucket {bucket}", self.request("DELETE", f"/{bucket}"))
+        return len(keys)
+
+
+def _s3_usable() -> bool:
+    endpoint = os.environ.get("SIGNPOST_TEST_S3_ENDPOINT", "")
+    if not endpoint:
+        return _unavailable("SIGNPOST_TEST_S3_ENDPOINT not set", "s3")
+    missing = [n for n in ("SIGNPOST_TEST_S3_ACCESS_KEY", "SIGNPOST_TEST_S3_SECRET_KEY") if not os.environ.get(n)]
+    if missing:
+        return _unavailable(f"{' and '.join(missing)} not set", "s3")
+    try:
+        S3.from_test_env().list_buckets()
+    except (OSError, RuntimeError, ValueError, ET.ParseError) as err:
+        return _unavailable(f"S3 at SIGNPOST_TEST_S3_ENDPOINT={endpoint} is unusable: {err}", "s3")
+    return True
+
+
+def fresh_bucket_name() -> str:
+    """A fresh bucket name: lower case, digits and '-', 3-63 characters."""
+    return f"signpost-e2e-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def backends(s3: bool = False):
     """Yields (name, env) per backend; env holds the SIGNPOST_* variables that select it.
 
     Use it as `with contextlib.closing(backends()) as each: for name, env in each: ...`
     (or through `for_each_backend`) so the database is dropped even when a check fails.
+    With `s3`, the real backend also keeps its files in a fresh S3 bucket (named in
+    env["SIGNPOST_S3_BUCKET"]), deleted with its objects afterwards.
     """
     real = _real_backends_usable()  # checked first: a broken backend fails before any test
+    use_s3 = s3 and _s3_usable()
     yield "embedded", {}
     if not real:
         return
@@ -254,13 +413,28 @@ def backends():
     parts = urllib.parse.urlsplit(pg)
     db_url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
     prefix = f"{name}:"
+    store = bucket = None
     try:
-        yield "postgres+redis", {
+        env = {
             "SIGNPOST_DATABASE_URL": db_url,
             "SIGNPOST_REDIS_URL": redis_url,
             "SIGNPOST_REDIS_PREFIX": prefix,
         }
+        if use_s3:
+            store, bucket = S3.from_test_env(), fresh_bucket_name()
+            try:
+                store.create_bucket(bucket)
+            except (OSError, RuntimeError) as err:
+                bucket = None
+                fatal(f"cannot create S3 bucket on {store.endpoint}: {err}")
+            env.update(store.server_env(bucket))
+        yield ("postgres+redis+s3" if use_s3 else "postgres+redis"), env
     finally:
+        if store is not None and bucket is not None:
+            try:
+                store.delete_bucket(bucket)
+            except (OSError, RuntimeError, ET.ParseError) as err:
+                print(f"warning: cannot delete S3 bucket {bucket}: {err}", file=sys.stderr)
         done = _psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if done.returncode != 0:
             print(f"warning: cannot drop test database {name}: {done.stderr.strip()}", file=sys.stderr)
@@ -274,9 +448,9 @@ def backends():
             print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
 
 
-def for_each_backend(body) -> None:
+def for_each_backend(body, s3: bool = False) -> None:
     """Calls `body(name, env)` for every backend, cleaning each up even on failure."""
-    with contextlib.closing(backends()) as each:
+    with contextlib.closing(backends(s3)) as each:
         for name, env in each:
             section(f"backend {name}")
             started = time.monotonic()
@@ -352,6 +526,34 @@ class Rest:
         except ValueError:
             return status, raw
 
+    def raw(self, method: str, path: str, body=None, headers: dict | None = None, expect=None,
+            timeout: float = 120):
+        """Any request with the bearer token and a raw body (bytes or an iterable of bytes;
+        give Content-Length for an iterable, else it goes chunked): (status, headers, body).
+        With `expect`, another status is a failure."""
+        all_headers = {"Authorization": f"Bearer {self.token}"}
+        all_headers.update(headers or {})
+        status, got, data = http_request(self.port, method, path, body, all_headers, timeout)
+        if expect is not None:
+            expect = (expect,) if isinstance(expect, int) else expect
+            if status not in expect:
+                raise HttpError(f"{method} {path} answered {status} (wanted {expect}): {data[:800]!r}")
+        return status, got, data
+
+    def put_file(self, tenant: str, path: str, body, template: bool = False,
+                 content_type: str | None = None, length: int | None = None, expect=(200, 201)):
+        """Uploads a hosted file; answers (status, the file's JSON view)."""
+        headers = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        elif isinstance(body, (bytes, bytearray)):
+            headers["Content-Length"] = str(len(body))
+        url = f"/v1/tenants/{tenant}/files/{path}" + ("?template=true" if template else "")
+        status, _, data = self.raw("PUT", url, body, headers, expect)
+        return status, json.loads(data) if data else None
+
     def get(self, path: str, expect=200):
         return self.call("GET", path, expect=expect)[1]
 
@@ -385,7 +587,11 @@ def _base_env() -> dict:
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SIGNPOST_") or k.startswith("SIGNPOST_TEST_")
+        if (not k.startswith("SIGNPOST_") or k.startswith("SIGNPOST_TEST_"))
+        # S3 credentials and settings come only from the backend's env (`S3.server_env`),
+        # never from whoever runs the tests (a stray AWS_SESSION_TOKEN or AWS_PROFILE would
+        # break the signature or point elsewhere).
+        and not k.startswith("AWS_")
     }
 
 
@@ -413,6 +619,12 @@ class Server:
         env.setdefault("RUST_LOG", "info")
         env.update(self.extra)
         return env
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise Failure(f"{self.name} is not running")
+        return self.proc.pid
 
     @property
     def base_url(self) -> str:

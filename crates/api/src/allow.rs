@@ -35,6 +35,8 @@ fn fixed_route_methods(path: &str) -> Option<&'static str> {
     match path {
         "/xmlrpc" | "/xmlrpc/" => Some("POST"),
         "/healthz" | "/readyz" | "/openapi.json" => Some("GET, HEAD"),
+        // Hosted files under a device URL.
+        _ if path.starts_with("/p/") => Some("GET, HEAD"),
         // The phone endpoints: `/{file}` and `/{dir}/{file}`.
         _ if !path.starts_with("/v1/") && (2..=3).contains(&path.split('/').count()) => {
             Some("GET, HEAD")

@@ -116,7 +116,7 @@ async fn answer(
 
 /// Where this service is reached, for the hosted-file URLs: `public_url` when configured,
 /// else the scheme and `Host` of the request (the phone reached us there, so it can again).
-fn public_base(req: &Request, state: &AppState) -> String {
+pub fn public_base(req: &Request, state: &AppState) -> String {
     if let Some(url) = &state.public_url {
         return url.clone();
     }

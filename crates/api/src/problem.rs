@@ -218,6 +218,12 @@ impl From<ServiceError> for ApiError {
                 "the file is too large",
             )
             .detail(format!("at most {max} bytes")),
+            ServiceError::TemplateNotUtf8 => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "template_not_utf8",
+                "a template must be UTF-8 text",
+            )
+            .detail("store other encodings without ?template=true"),
             ServiceError::RangeNotSatisfiable { total_size } => ApiError::new(
                 S::RANGE_NOT_SATISFIABLE,
                 "range_not_satisfiable",

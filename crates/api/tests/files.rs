@@ -29,6 +29,7 @@ on_every_store!(
     size_limit_and_quota,
     bad_paths_are_refused,
     hosted_files_end_to_end,
+    shared_files_point_each_phone_at_its_own_url,
     changes_are_audited_without_blob_keys,
 );
 
@@ -468,6 +469,43 @@ async fn hosted_files_end_to_end(app: &TestApp) {
     assert_eq!(status, 200, "{body}");
     let suspended = phone_get(app, &format!("{fresh}snomD785-000413922D24.htm"), &ua).await;
     assert_eq!(suspended.shape(), refused.shape(), "a suspended tenant");
+}
+
+async fn shared_files_point_each_phone_at_its_own_url(app: &TestApp) {
+    let api = Api::hosted_tenant(app, "acme").await;
+    api.device(D24).await;
+    let shared = "<firmware_status>{hosted_url}fw/{phone_type}.xml</firmware_status>";
+    api.put("snomD785.htm?template=true", shared, &[])
+        .await
+        .expect(201);
+    let base = hosted_base(app, "/snomD785.htm", Some(D785_UA)).await;
+    let got = phone_get(
+        app,
+        &format!("{base}snomD785.htm"),
+        &[("user-agent", D785_UA)],
+    )
+    .await;
+    assert_eq!(
+        got.expect(200).text(),
+        format!("<firmware_status>http://localhost{base}fw/snomD785.xml</firmware_status>")
+    );
+    // A template is text: other encodings are refused, and stored fine as plain files.
+    let latin1: &'static [u8] = b"M\xfcller {mac}";
+    let refused = api.put("x.htm?template=true", latin1, &[]).await;
+    assert_eq!(refused.expect(422).json()["code"], "template_not_utf8");
+    api.put("x.htm", latin1, &[]).await.expect(201);
+    // A file that names a MAC in a directory or with `_` is that phone's only.
+    api.device("000413922D25").await;
+    api.upload("000413922D25/x.htm", "for D25").await;
+    api.upload("snomD785_000413922D25.htm", "for D25").await;
+    for path in ["000413922D25/x.htm", "snomD785_000413922D25.htm"] {
+        let got = phone_get(app, &format!("{base}{path}"), &[]).await;
+        assert_eq!(got.status, 404, "{path}");
+    }
+    // Only GET and HEAD exist under a device URL.
+    let post = app.client.post(format!("{base}snomD785.htm")).send().await;
+    assert_eq!(post.0.status().as_u16(), 405);
+    assert_eq!(post.0.headers()["allow"], "GET, HEAD");
 }
 
 async fn changes_are_audited_without_blob_keys(app: &TestApp) {

@@ -149,21 +149,34 @@ impl FilePath {
             .map_or(OCTET_STREAM, |(_, content_type)| content_type)
     }
 
-    /// The phone this file is meant for, by Snom's naming convention: a file name whose stem
-    /// (before the last `.`) is 12 hex digits, or ends in `-` and 12 hex digits, as in
-    /// `snomD785-000413AABBCC.htm` or `000413aabbcc.xml`. Other files are shared by every
-    /// phone of the tenant.
+    /// The phone this file is meant for: a 12-hex-digit word anywhere in the path names it,
+    /// as in Snom's `snomD785-000413AABBCC.htm`, but also `000413aabbcc.xml`,
+    /// `cfg/000413AABBCC/phone.htm`, `snomD785_000413AABBCC.htm` or
+    /// `snomD785-00:04:13:AA:BB:CC.htm`. Words are runs of letters, digits and `:`; a
+    /// colon-separated MAC counts when it has all six pairs. Such files are served only to
+    /// that phone, so the rule errs on the side of "specific": a shared file must not carry
+    /// a word that reads as a MAC. `None` when the path names no MAC; when it names several,
+    /// the first (a file naming two different phones is served to neither, see
+    /// [`FilePath::is_for`]).
     pub fn mac(&self) -> Option<Mac> {
-        let (stem, _) = self.stem_and_extension();
-        if stem.len() == 12 {
-            return Mac::parse_compact(stem).ok();
-        }
-        let split = stem.len().checked_sub(13)?;
-        if stem.as_bytes()[split] != b'-' {
-            return None;
-        }
-        // The byte after an ASCII '-' is always a character boundary.
-        Mac::parse_compact(stem.get(split + 1..)?).ok()
+        self.macs().next()
+    }
+
+    /// Whether a phone with `mac` may have this file: every MAC the path names is `mac`.
+    pub fn is_for(&self, mac: Mac) -> bool {
+        self.macs().all(|named| named == mac)
+    }
+
+    fn macs(&self) -> impl Iterator<Item = Mac> + '_ {
+        self.0
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
+            .filter_map(|word| {
+                if word.len() == 17 && word.matches(':').count() == 5 {
+                    word.parse::<Mac>().ok()
+                } else {
+                    Mac::parse_compact(word).ok()
+                }
+            })
     }
 }
 
@@ -370,6 +383,10 @@ mod tests {
             "snom-D785-000413aabbcc.htm",
             "-000413AABBCC.htm",
             "ä-000413AABBCC.htm",
+            "snomD785_000413AABBCC.htm",
+            "000413AABBCC.xml.gz",
+            "000413AABBCC/settings.xml",
+            "snomD785-00:04:13:aa:bb:cc.htm",
         ] {
             assert_eq!(path(p).mac(), Some(mac), "{p}");
         }
@@ -381,18 +398,26 @@ mod tests {
             "snomD785.htm",
             "snomD785-10.1.33.33.bin",
             "firmware-0004.bin",
-            "snomD785_000413AABBCC.htm",
             "x000413AABBCC.htm",
             "snomD785-000413AABBCC0.htm",
             "snomD785-00413AABBCC.htm",
             "snomD785-000413AABBCG.htm",
-            "000413AABBCC.xml.gz",
-            "000413AABBCC/settings.xml",
+            "snomD785-00:04:13:aa:bb.htm",
             // 12 bytes after the '-', but not 12 hex digits.
             "snomD785-ääääää.htm",
         ] {
             assert_eq!(path(p).mac(), None, "{p}");
         }
+    }
+
+    #[test]
+    fn a_file_naming_two_phones_is_for_neither() {
+        let a: Mac = "000413AABBCC".parse().unwrap();
+        let b: Mac = "000413AABBCD".parse().unwrap();
+        assert!(path("snomD785.htm").is_for(a));
+        assert!(path("000413AABBCC/snomD785-000413AABBCC.htm").is_for(a));
+        let both = path("000413AABBCC/snomD785-000413AABBCD.htm");
+        assert!(!both.is_for(a) && !both.is_for(b));
     }
 
     #[test]

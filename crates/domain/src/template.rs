@@ -12,6 +12,9 @@ pub struct TemplateVars<'a> {
     pub phone_type: Option<&'a str>,
     /// The phone's firmware version (`10.1.33.33`), when its User-Agent told us.
     pub firmware_version: Option<&'a str>,
+    /// `{hosted_url}`: the phone's own hosted-file URL (ending in `/`), so a file shared by
+    /// every phone can point at further files (`firmware_status`) under each phone's URL.
+    pub hosted_url: Option<&'a str>,
 }
 
 /// Room for a few placeholders to grow (`{mac}` becomes 12 characters, a phone type or
@@ -28,6 +31,7 @@ pub fn expand_template(text: &str, vars: &TemplateVars<'_>) -> String {
     let mac = std::str::from_utf8(&canonical).unwrap_or_default();
     let phone_type = vars.phone_type.unwrap_or_default();
     let firmware_version = vars.firmware_version.unwrap_or_default();
+    let hosted_url = vars.hosted_url.unwrap_or_default();
 
     let mut out = String::with_capacity(text.len() + GROWTH_ALLOWANCE);
     let mut rest = text;
@@ -41,6 +45,7 @@ pub fn expand_template(text: &str, vars: &TemplateVars<'_>) -> String {
             ("mac}", mac),
             ("phone_type}", phone_type),
             ("firmware_version}", firmware_version),
+            ("hosted_url}", hosted_url),
         ]
         .into_iter()
         .find_map(|(name, value)| after.strip_prefix(name).map(|tail| (value, tail)));
@@ -76,7 +81,23 @@ mod tests {
             mac: mac(),
             phone_type,
             firmware_version,
+            hosted_url: None,
         }
+    }
+
+    #[test]
+    fn hosted_url_points_each_phone_at_its_own_files() {
+        let vars = TemplateVars {
+            hosted_url: Some("https://sp.example/p/acme/TOKEN/"),
+            ..vars(None, None)
+        };
+        assert_eq!(
+            expand_template(
+                "<firmware_status>{hosted_url}fw/{phone_type}.xml</firmware_status>",
+                &vars
+            ),
+            "<firmware_status>https://sp.example/p/acme/TOKEN/fw/.xml</firmware_status>"
+        );
     }
 
     #[test]

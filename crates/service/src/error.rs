@@ -29,6 +29,8 @@ pub enum ServiceError {
     QuotaExceeded { used: u64, quota: u64 },
     #[error("a file may be at most {max} bytes")]
     FileTooLarge { max: u64 },
+    #[error("a template must be UTF-8 text")]
+    TemplateNotUtf8,
     #[error("the range lies outside the {total_size}-byte file")]
     RangeNotSatisfiable { total_size: u64 },
     /// The request body broke off, or a stored body could not be read to the end.

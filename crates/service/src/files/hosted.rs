@@ -26,6 +26,8 @@ pub struct HostedRequest<'a> {
     pub token: &'a str,
     pub path: &'a str,
     pub user_agent: Option<&'a str>,
+    /// `scheme://host[:port]` the phone reached us at, for `{hosted_url}` in templates.
+    pub public_base: &'a str,
 }
 
 /// A file a phone may have. Nothing is streamed yet, so the HTTP layer can answer 304 or
@@ -86,7 +88,7 @@ impl HostedFiles {
         let tenant: TenantId = request.tenant.parse().map_err(|_| ServiceError::NotFound)?;
         let path: FilePath = request.path.parse().map_err(|_| ServiceError::NotFound)?;
         let mac = self.device(&tenant, request.token).await?;
-        if path.mac().is_some_and(|named| named != mac) {
+        if !path.is_for(mac) {
             return Err(ServiceError::NotFound);
         }
         let file = self
@@ -101,7 +103,9 @@ impl HostedFiles {
         let bytes = read_bounded(stored).await?;
         let text = String::from_utf8_lossy(&bytes);
         let agent = request.user_agent.and_then(parse_user_agent);
+        let hosted_url = format!("{}/p/{}/{}/", request.public_base, tenant, request.token);
         let vars = TemplateVars {
+            hosted_url: Some(&hosted_url),
             mac,
             phone_type: agent.as_ref().map(|a| a.phone_type.as_str()),
             firmware_version: agent

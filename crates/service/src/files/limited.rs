@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use signpost_store::blobs::ByteStream;
 
+use crate::error::ServiceError;
+
 /// Tells the caller, after the store gave up, whether the limit was the reason.
 #[derive(Debug, Clone, Default)]
 pub struct Overflow(Arc<AtomicBool>);
@@ -34,6 +36,20 @@ pub fn limit(body: ByteStream, max: u64) -> (ByteStream, Overflow) {
         Ok(chunk)
     });
     (Box::pin(limited), overflow)
+}
+
+/// Reads a (size-limited) body whole and hands it back as one chunk if it is UTF-8 text.
+pub async fn utf8_text(mut body: ByteStream) -> Result<ByteStream, ServiceError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ServiceError::BodyInterrupted(e.to_string()))?;
+        bytes.extend_from_slice(&chunk);
+    }
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(ServiceError::TemplateNotUtf8);
+    }
+    let once = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
+    Ok(Box::pin(once))
 }
 
 #[cfg(test)]

@@ -136,6 +136,17 @@ impl Files {
             .unwrap_or_else(|| upload.path.content_type().to_owned());
         let key = fresh_blob_key(tenant);
         let (body, overflow) = limited::limit(body, max);
+        // Templates are small (at most MAX_TEMPLATE_BYTES) and are text the phone gets with
+        // placeholders filled in: they are checked to be UTF-8 before anything is stored.
+        let body = if upload.template {
+            match limited::utf8_text(body).await {
+                Ok(text) => text,
+                Err(_) if overflow.exceeded() => return Err(ServiceError::FileTooLarge { max }),
+                Err(err) => return Err(err),
+            }
+        } else {
+            body
+        };
         let stored = match self.blobs.put(&key, body, Some(&content_type)).await {
             Ok(stored) => stored,
             Err(_) if overflow.exceeded() => return Err(ServiceError::FileTooLarge { max }),
