@@ -338,6 +338,20 @@ start_s3() {
 }
 start_s3
 
+# ---------------------------------------------------------------------------------------------
+# Tools the build and the end-to-end scripts need: protoc (the Terraform provider's gRPC code is
+# generated at build time), Python 3 with venv (tests/e2e; Terraform comes from PyPI into a venv)
+# and psql (the e2e scripts make their own databases).
+if ! command -v protoc >/dev/null; then
+    apt_install protobuf-compiler
+fi
+if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    apt_install python3 python3-venv
+fi
+if ! command -v psql >/dev/null; then
+    apt_install postgresql-client
+fi
+
 export SIGNPOST_TEST_REQUIRE_BACKENDS=1
 export SIGNPOST_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export SIGNPOST_TEST_S3_ACCESS_KEY="$S3_ACCESS_KEY"
