@@ -1,0 +1,519 @@
+//! `signpost_file`: a setting or firmware file hosted for a tenant's phones
+//! (`PUT /v1/tenants/{tenant}/files/{path}`). The body comes from `content` or from a local
+//! file (`source`). Plans compare the SHA-256 of that body, computed at plan time, with the
+//! remote file's: a file changed on either side is uploaded again. Import id:
+//! `acme/path/to/file` (the next apply records `content`/`source` by uploading once more).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hyper::Method;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tf_provider::schema::{AttributeConstraint, AttributeType, Schema};
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
+use tokio::io::AsyncReadExt;
+
+use crate::client::{Client, ReqBody, encode};
+use crate::ids;
+use crate::problem::{ApiError, ErrorContext, report};
+use crate::provider::Shared;
+use crate::util::{
+    at, attr, check_attr, computed, error, optional, optional_computed, required, s, schema,
+};
+
+fn fields(body_attr: &'static str) -> [(&'static str, &'static str); 5] {
+    [
+        ("tenant", "tenant"),
+        ("path", "path"),
+        ("body", body_attr),
+        ("template", "template"),
+        ("content_type", "content_type"),
+    ]
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    pub id: Value<String>,
+    pub tenant: Value<String>,
+    pub path: Value<String>,
+    pub content: Value<String>,
+    pub source: Value<String>,
+    pub template: Value<bool>,
+    pub content_type: Value<String>,
+    pub sha256: Value<String>,
+    pub size: Value<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileView {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
+    pub template: bool,
+}
+
+impl State {
+    fn body_attr(&self) -> &'static str {
+        if self.source.is_null() {
+            "content"
+        } else {
+            "source"
+        }
+    }
+
+    fn apply_view(&mut self, view: FileView, tenant: &str) {
+        self.id = Value::Value(ids::join(tenant, &view.path));
+        self.tenant = Value::Value(tenant.to_owned());
+        self.path = Value::Value(view.path);
+        self.template = Value::Value(view.template);
+        self.content_type = Value::Value(view.content_type);
+        self.sha256 = Value::Value(view.sha256);
+        self.size = Value::Value(i64::try_from(view.size).unwrap_or(i64::MAX));
+    }
+}
+
+/// SHA-256 (hex) and size of a body.
+pub fn digest(bytes: &[u8]) -> (String, i64) {
+    (
+        hex::encode(Sha256::digest(bytes)),
+        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+    )
+}
+
+async fn digest_file(path: &Path) -> std::io::Result<(String, i64)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size: u64 = 0;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((
+        hex::encode(hasher.finalize()),
+        i64::try_from(size).unwrap_or(i64::MAX),
+    ))
+}
+
+/// What the local body is now: `Ok(None)` while `content`/`source` is unknown.
+async fn local(diags: &mut Diagnostics, state: &State) -> Option<Option<(String, i64)>> {
+    match (&state.content, &state.source) {
+        (Value::Value(content), _) => Some(Some(digest(content.as_bytes()))),
+        (_, Value::Value(source)) => match digest_file(Path::new(source)).await {
+            Ok(d) => Some(Some(d)),
+            Err(e) => {
+                error(
+                    diags,
+                    "Cannot read the source file",
+                    format!("{source}: {e}"),
+                    at("source"),
+                );
+                None
+            }
+        },
+        _ => Some(None),
+    }
+}
+
+/// The file's metadata; `None` when it (or its tenant) is gone.
+async fn stat(client: &Client, tenant: &str, path: &str) -> Result<Option<FileView>, ApiError> {
+    #[derive(Deserialize)]
+    struct Page {
+        items: Vec<FileView>,
+    }
+    // Listed by prefix in path order, the file itself comes first among the paths that
+    // start with its own.
+    let url = format!(
+        "/v1/tenants/{tenant}/files?prefix={}&limit=1",
+        encode(path, false)
+    );
+    match client.get::<Page>(&url).await {
+        Ok(page) => Ok(page.items.into_iter().find(|f| f.path == path)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug)]
+pub struct File {
+    pub shared: Arc<Shared>,
+}
+
+impl File {
+    async fn upload(
+        &self,
+        diags: &mut Diagnostics,
+        mut planned: State,
+        action: &str,
+    ) -> Option<State> {
+        let client = self.shared.client(diags)?;
+        let tenant = s(&planned.tenant)?.to_owned();
+        let path = s(&planned.path)?.to_owned();
+        let body = match (&planned.content, &planned.source) {
+            (Value::Value(c), _) => ReqBody::Bytes(Bytes::from(c.clone())),
+            (_, Value::Value(src)) => ReqBody::File(PathBuf::from(src)),
+            _ => {
+                error(
+                    diags,
+                    "Missing content or source",
+                    "",
+                    AttributePath::root(),
+                );
+                return None;
+            }
+        };
+        let template = planned.template.as_ref_option().copied().unwrap_or(false);
+        let url = format!(
+            "/v1/tenants/{tenant}/files/{}?template={template}",
+            encode(&path, true)
+        );
+        let content_type = s(&planned.content_type).map(str::to_owned);
+        let planned_sha = s(&planned.sha256).map(str::to_owned);
+        let body_attr = planned.body_attr();
+        let answer = client
+            .send(Method::PUT, &url, body, content_type.as_deref())
+            .await
+            .and_then(|a| {
+                serde_json::from_slice::<FileView>(&a.body).map_err(|e| {
+                    ApiError::Transport(format!("unexpected answer from Signpost: {e}"))
+                })
+            });
+        match answer {
+            Ok(view) => {
+                if let Some(sha) = planned_sha.filter(|sha| *sha != view.sha256) {
+                    error(
+                        diags,
+                        "The file changed between plan and apply",
+                        format!(
+                            "The plan expected SHA-256 {sha}; Signpost received {} ({} bytes). Run terraform apply again.",
+                            view.sha256, view.size
+                        ),
+                        at(body_attr),
+                    );
+                }
+                planned.apply_view(view, &tenant);
+                Some(planned)
+            }
+            Err(e) => {
+                let action = format!("{action} file {tenant}/{path}");
+                let fields = fields(body_attr);
+                report(
+                    diags,
+                    &e,
+                    &ErrorContext::new(&action, &fields).writing_child(),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for File {
+    type State<'a> = State;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(schema(
+            "A setting or firmware file Signpost hosts for a tenant's phones (profiles with `setting_server = \"hosted\"` send phones to them). The body is `content` or the local file `source`; the plan compares its SHA-256 with the remote file's, so a change on either side is uploaded again. Import: `terraform import signpost_file.d785 acme/cfg/snomD785.htm` (the first apply after an import uploads the body once to record `content` or `source`).",
+            vec![
+                ("id", computed("`<tenant>/<path>`.")),
+                (
+                    "tenant",
+                    required("The tenant's id. Changing it replaces the file."),
+                ),
+                (
+                    "path",
+                    required(
+                        "Relative, `/`-separated path, e.g. `cfg/snomD785.htm` (no `.`, `..` or empty segments, at most 512 bytes). Changing it replaces the file.",
+                    ),
+                ),
+                (
+                    "content",
+                    optional("The body as text. Exactly one of `content` and `source`."),
+                ),
+                (
+                    "source",
+                    optional(
+                        "Path of a local file to upload (read at plan time to compare hashes, streamed at apply). Exactly one of `content` and `source`.",
+                    ),
+                ),
+                (
+                    "template",
+                    attr(
+                        AttributeType::Bool,
+                        AttributeConstraint::OptionalComputed,
+                        "Fill in `{mac}`, `{phone_type}` and `{firmware_version}` for each phone (at most 1 MiB). Default false.",
+                    ),
+                ),
+                (
+                    "content_type",
+                    optional_computed(
+                        "Content type; by default Signpost derives it from the file name.",
+                    ),
+                ),
+                ("sha256", computed("Hex SHA-256 of the body.")),
+                (
+                    "size",
+                    attr(
+                        AttributeType::Number,
+                        AttributeConstraint::Computed,
+                        "Size of the body in bytes.",
+                    ),
+                ),
+            ],
+        ))
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: State) -> Option<()> {
+        check_attr(diags, &config.tenant, "tenant", ids::tenant);
+        check_attr(diags, &config.path, "path", ids::file_path);
+        match (&config.content, &config.source) {
+            (Value::Null, Value::Null) => error(
+                diags,
+                "Missing content or source",
+                "Set exactly one of content (the body as text) and source (a local file).",
+                at("content"),
+            ),
+            (Value::Value(_), Value::Value(_)) => error(
+                diags,
+                "Both content and source are set",
+                "Set exactly one of content and source.",
+                at("source"),
+            ),
+            _ => {}
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut state: State,
+        private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
+        let (Some(client), Some(tenant), Some(path)) = (
+            self.shared.client(diags),
+            s(&state.tenant).map(str::to_owned),
+            s(&state.path).map(str::to_owned),
+        ) else {
+            return Some((state, private));
+        };
+        match stat(&client, &tenant, &path).await {
+            Ok(Some(view)) => {
+                state.apply_view(view, &tenant);
+                Some((state, private))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let fields = fields(state.body_attr());
+                report(
+                    diags,
+                    &e,
+                    &ErrorContext::new(&format!("read file {tenant}/{path}"), &fields),
+                );
+                Some((state, private))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut proposed: State,
+        _config: State,
+        _meta: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
+        proposed.id = match (s(&proposed.tenant), s(&proposed.path)) {
+            (Some(t), Some(p)) => Value::Value(ids::join(t, p)),
+            _ => Value::Unknown,
+        };
+        if proposed.template.is_null() {
+            proposed.template = Value::Value(false);
+        }
+        if proposed.content_type.is_null() {
+            proposed.content_type = Value::Unknown;
+        }
+        match local(diags, &proposed).await? {
+            Some((sha, size)) => {
+                proposed.sha256 = Value::Value(sha);
+                proposed.size = Value::Value(size);
+            }
+            None => {
+                proposed.sha256 = Value::Unknown;
+                proposed.size = Value::Unknown;
+            }
+        }
+        Some((proposed, ValueEmpty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: State,
+        mut proposed: State,
+        config: State,
+        private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(State, ValueEmpty, Vec<AttributePath>)> {
+        if config.template.is_null() {
+            proposed.template = Value::Value(false);
+        }
+        match local(diags, &proposed).await? {
+            // The body on this side differs from the remote one (changed here, or changed
+            // in Signpost out of band): planning its hash makes the plan an upload.
+            Some((sha, size)) => {
+                if s(&prior.sha256) != Some(sha.as_str()) {
+                    proposed.sha256 = Value::Value(sha);
+                    proposed.size = Value::Value(size);
+                }
+            }
+            None => {
+                proposed.sha256 = Value::Unknown;
+                proposed.size = Value::Unknown;
+            }
+        }
+        let mut replace = Vec::new();
+        if proposed.tenant != prior.tenant {
+            replace.push(at("tenant"));
+        }
+        if proposed.path != prior.path {
+            replace.push(at("path"));
+        }
+        if !replace.is_empty() {
+            proposed.id = Value::Unknown;
+        }
+        Some((proposed, private, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: State,
+        private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<ValueEmpty> {
+        Some(private)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: State,
+        _config: State,
+        private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
+        Some((self.upload(diags, planned, "upload").await?, private))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _prior: State,
+        planned: State,
+        _config: State,
+        private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
+        Some((self.upload(diags, planned, "upload").await?, private))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: State,
+        _private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<()> {
+        let client = self.shared.client(diags)?;
+        let tenant = s(&state.tenant)?.to_owned();
+        let path = s(&state.path)?.to_owned();
+        let url = format!("/v1/tenants/{tenant}/files/{}", encode(&path, true));
+        match client.delete(&url).await {
+            Ok(_) => Some(()),
+            Err(e) => {
+                let fields = fields(state.body_attr());
+                report(
+                    diags,
+                    &e,
+                    &ErrorContext::new(&format!("delete file {tenant}/{path}"), &fields),
+                );
+                None
+            }
+        }
+    }
+
+    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {
+        let (tenant, path) = match ids::parse_file(&id) {
+            Ok(parts) => parts,
+            Err(e) => {
+                error(diags, "Invalid import id", e, AttributePath::root());
+                return None;
+            }
+        };
+        let client = self.shared.client(diags)?;
+        match stat(&client, &tenant, &path).await {
+            Ok(Some(view)) => {
+                let mut state = State::default();
+                state.apply_view(view, &tenant);
+                Some((state, ValueEmpty::default()))
+            }
+            Ok(None) => {
+                error(
+                    diags,
+                    "Cannot import a file that does not exist",
+                    format!("Tenant {tenant} has no file {path} (or this key cannot see it)."),
+                    AttributePath::root(),
+                );
+                None
+            }
+            Err(e) => {
+                report(
+                    diags,
+                    &e,
+                    &ErrorContext::new(&format!("import file {id}"), &fields("content")),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests() {
+        let (sha, size) = digest(b"hello");
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(size, 5);
+    }
+
+    #[tokio::test]
+    async fn file_digest_matches_content_digest() {
+        let dir = std::env::temp_dir().join(format!("signpost-tf-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.bin");
+        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &body).unwrap();
+        assert_eq!(digest_file(&path).await.unwrap(), digest(&body));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
