@@ -102,13 +102,17 @@ impl AppState {
             settings.device_tokens.clone(),
         );
         let invalidator = redirects.invalidator();
-        let devices = Devices::new(ports.devices.clone(), invalidator.clone());
+        let devices = Devices::new(
+            ports.devices.clone(),
+            ports.tenants.clone(),
+            invalidator.clone(),
+        );
         Self {
             readiness: Arc::new(readiness),
-            keys: ApiKeys::new(auth.clone()),
+            keys: ApiKeys::new(auth.clone(), ports.tenants.clone()),
             auth,
             tenants: Tenants::new(ports.tenants.clone(), invalidator.clone()),
-            profiles: Profiles::new(ports.profiles.clone(), invalidator),
+            profiles: Profiles::new(ports.profiles.clone(), ports.tenants.clone(), invalidator),
             snom: SnomRedirect::new(
                 devices.clone(),
                 ports.devices,

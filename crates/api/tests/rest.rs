@@ -352,6 +352,13 @@ async fn batch_is_all_or_nothing_with_item_errors(app: &TestApp) {
 async fn errors_are_problem_documents(app: &TestApp) {
     let admin = app.platform_token().await;
     app.tenant(&admin, "acme").await;
+    // The lists of a tenant that does not exist are 404, like the tenant itself.
+    for list in ["profiles", "devices", "keys", "files"] {
+        let (status, problem) = app
+            .call("GET", &format!("/v1/tenants/nobody/{list}"), &admin, None)
+            .await;
+        assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{list}");
+    }
     let cases = [
         (
             "PUT",

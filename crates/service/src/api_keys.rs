@@ -1,21 +1,22 @@
 use std::sync::Arc;
 
 use signpost_domain::{Role, TenantId};
-use signpost_store::registry::{ApiKey, ChangeContext};
+use signpost_store::registry::{ApiKey, ChangeContext, TenantRepo};
 
 use crate::auth::{AuthCtx, Authenticator, KeyMaterial};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult, require_tenant};
 
 /// A tenant's API keys: tenant admins manage their own tenant's, platform admins any
 /// tenant's.
 #[derive(Debug, Clone)]
 pub struct ApiKeys {
     auth: Arc<Authenticator>,
+    tenants: Arc<dyn TenantRepo>,
 }
 
 impl ApiKeys {
-    pub fn new(auth: Arc<Authenticator>) -> Self {
-        Self { auth }
+    pub fn new(auth: Arc<Authenticator>, tenants: Arc<dyn TenantRepo>) -> Self {
+        Self { auth, tenants }
     }
 
     pub async fn create(
@@ -41,6 +42,7 @@ impl ApiKeys {
         limit: u32,
     ) -> ServiceResult<Vec<ApiKey>> {
         ctx.write(tenant)?;
+        require_tenant(self.tenants.as_ref(), tenant).await?;
         Ok(self.auth.list_keys(Some(tenant), after, limit).await?)
     }
 

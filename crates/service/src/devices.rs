@@ -3,11 +3,11 @@ use std::sync::Arc;
 use signpost_domain::{Mac, TenantId};
 use signpost_store::registry::{
     BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo, DeviceSpec,
-    RegistryError, Resolution, Written,
+    RegistryError, Resolution, TenantRepo, Written,
 };
 
 use crate::auth::AuthCtx;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult, require_tenant};
 use crate::phone::{EntryKey, Invalidator};
 
 /// The most operations one batch may carry.
@@ -16,12 +16,21 @@ pub const MAX_BATCH: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct Devices {
     repo: Arc<dyn DeviceRepo>,
+    tenants: Arc<dyn TenantRepo>,
     invalidator: Invalidator,
 }
 
 impl Devices {
-    pub fn new(repo: Arc<dyn DeviceRepo>, invalidator: Invalidator) -> Self {
-        Self { repo, invalidator }
+    pub fn new(
+        repo: Arc<dyn DeviceRepo>,
+        tenants: Arc<dyn TenantRepo>,
+        invalidator: Invalidator,
+    ) -> Self {
+        Self {
+            repo,
+            tenants,
+            invalidator,
+        }
     }
 
     pub async fn put(
@@ -60,6 +69,7 @@ impl Devices {
         limit: u32,
     ) -> ServiceResult<Vec<Device>> {
         auth.read(tenant)?;
+        require_tenant(self.tenants.as_ref(), tenant).await?;
         Ok(self.repo.list(tenant, filter, after, limit).await?)
     }
 

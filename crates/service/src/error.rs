@@ -72,3 +72,15 @@ impl From<Denied> for ServiceError {
         }
     }
 }
+
+/// A tenant-scoped list of a tenant that does not exist is a 404, as a read of the tenant is
+/// (an empty page would suggest the tenant is there).
+pub(crate) async fn require_tenant(
+    tenants: &dyn signpost_store::registry::TenantRepo,
+    tenant: &signpost_domain::TenantId,
+) -> ServiceResult<()> {
+    match tenants.get(tenant).await? {
+        Some(_) => Ok(()),
+        None => Err(ServiceError::NotFound),
+    }
+}

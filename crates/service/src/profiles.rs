@@ -1,21 +1,32 @@
 use std::sync::Arc;
 
 use signpost_domain::{ProfileId, TenantId};
-use signpost_store::registry::{ChangeContext, Profile, ProfileRepo, ProfileSpec, Written};
+use signpost_store::registry::{
+    ChangeContext, Profile, ProfileRepo, ProfileSpec, TenantRepo, Written,
+};
 
 use crate::auth::AuthCtx;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult, require_tenant};
 use crate::phone::{EntryKey, Invalidator};
 
 #[derive(Debug, Clone)]
 pub struct Profiles {
     repo: Arc<dyn ProfileRepo>,
+    tenants: Arc<dyn TenantRepo>,
     invalidator: Invalidator,
 }
 
 impl Profiles {
-    pub fn new(repo: Arc<dyn ProfileRepo>, invalidator: Invalidator) -> Self {
-        Self { repo, invalidator }
+    pub fn new(
+        repo: Arc<dyn ProfileRepo>,
+        tenants: Arc<dyn TenantRepo>,
+        invalidator: Invalidator,
+    ) -> Self {
+        Self {
+            repo,
+            tenants,
+            invalidator,
+        }
     }
 
     pub async fn put(
@@ -56,6 +67,7 @@ impl Profiles {
         limit: u32,
     ) -> ServiceResult<Vec<Profile>> {
         auth.read(tenant)?;
+        require_tenant(self.tenants.as_ref(), tenant).await?;
         Ok(self.repo.list(tenant, after, limit).await?)
     }
 
