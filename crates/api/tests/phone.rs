@@ -1,6 +1,7 @@
 //! The phone endpoints over HTTP: what a booting phone is told, and how fast a write
 //! reaches it, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use common::{TestApp, phone_options};
@@ -12,31 +13,6 @@ use signpost_store::ratelimit::BucketRule;
 const D785_UA: &str = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)";
 const EMPTY_XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings><phone-settings></phone-settings></settings>\n";
 const EMPTY_TEXT: &str = "<html>\n<pre>\n# signpost\n</pre>\n</html>\n";
-
-macro_rules! on_both_registries {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let app = super::TestApp::sqlite().await;
-                    super::$case(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(app) = super::TestApp::postgres().await else { return };
-                    super::$case(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_registries!(
     every_endpoint_carries_the_setting_server,

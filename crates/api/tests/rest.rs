@@ -1,35 +1,11 @@
 //! The REST API over HTTP, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use common::{TestApp, json};
 use serde_json::{Value, json};
 use signpost_domain::Role;
-
-macro_rules! on_both_registries {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let app = super::TestApp::sqlite().await;
-                    super::$case(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(app) = super::TestApp::postgres().await else { return };
-                    super::$case(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_registries!(
     token_exchange_and_bad_credentials,
@@ -357,7 +333,11 @@ async fn errors_are_problem_documents(app: &TestApp) {
         let (status, problem) = app
             .call("GET", &format!("/v1/tenants/nobody/{list}"), &admin, None)
             .await;
-        assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{list}");
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (404, Some("not_found")),
+            "{list}"
+        );
     }
     let cases = [
         (

@@ -2,6 +2,34 @@
 
 #![allow(dead_code)]
 
+/// Runs each named `async fn(&TestApp)` as two tests: on SQLite, and on PostgreSQL when the
+/// run was given one.
+#[allow(unused_macros)] // Not every test binary runs on both registries.
+macro_rules! on_both_registries {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let app = super::TestApp::sqlite().await;
+                    super::$case(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(app) = super::TestApp::postgres().await else { return };
+                    super::$case(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+    };
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
