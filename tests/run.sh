@@ -406,8 +406,10 @@ if ((${#e2e[@]})); then
     if (($#)); then
         log "tests/e2e skipped (cargo test arguments given)"
     else
-        log "cargo build --locked -p signpost-server"
-        run cargo build --locked -p signpost-server
+        # Every binary at once (signpost, terraform-provider-signpost): one feature resolution,
+        # so the scripts that build again find nothing to do.
+        log "cargo build --locked --workspace --bins"
+        run cargo build --locked --workspace --bins
         target_dir="${CARGO_TARGET_DIR:-target}"
         [[ $target_dir == /* ]] || target_dir="$ROOT/$target_dir"
         export SIGNPOST_TEST_BIN="$target_dir/debug/signpost"
