@@ -26,7 +26,7 @@ pub async fn hosted_file(
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
-        public_base: &crate::phone::public_base(req, &state),
+        public_base: crate::phone::public_base(req, &state),
     };
     let mut response = match state.hosted.find(request).await {
         Ok(found) => match respond(req, &state, found).await {

@@ -11,7 +11,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use signpost_domain::{Mac, PhoneType, SettingsFormat};
-use signpost_service::phone::{PhoneAnswer, PhoneRequest};
+use signpost_service::phone::{PhoneAnswer, PhoneRequest, PublicBase};
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -85,7 +85,7 @@ async fn answer(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
         source: state.trusted_proxies.of_request(req),
-        public_base: &public_base(req, state),
+        public_base: public_base(req, state),
     };
     let response = match state.phone.answer(request).await {
         PhoneAnswer::Document(document) => Response::builder()
@@ -116,9 +116,9 @@ async fn answer(
 
 /// Where this service is reached, for the hosted-file URLs: `public_url` when configured,
 /// else the scheme and `Host` of the request (the phone reached us there, so it can again).
-pub fn public_base(req: &Request, state: &AppState) -> String {
+pub fn public_base<'a>(req: &'a Request, state: &'a AppState) -> PublicBase<'a> {
     if let Some(url) = &state.public_url {
-        return url.clone();
+        return PublicBase::Configured(url);
     }
     let host = req
         .headers()
@@ -131,7 +131,7 @@ pub fn public_base(req: &Request, state: &AppState) -> String {
         })
         .unwrap_or("localhost");
     let scheme = if state.tls { "https" } else { "http" };
-    format!("{scheme}://{host}")
+    PublicBase::Request { scheme, host }
 }
 
 /// Whole seconds, rounded up: `Retry-After` has no fractions, and 0 would invite a retry

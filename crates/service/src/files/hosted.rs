@@ -17,7 +17,7 @@ use signpost_store::registry::{FileRecord, FileRepo};
 use super::token::DeviceTokens;
 use super::{MAX_TEMPLATE_BYTES, blob_error};
 use crate::error::{ServiceError, ServiceResult};
-use crate::phone::PhoneRedirects;
+use crate::phone::{PhoneRedirects, PublicBase};
 
 /// One phone's request for a hosted file.
 #[derive(Debug, Clone, Copy)]
@@ -26,8 +26,8 @@ pub struct HostedRequest<'a> {
     pub token: &'a str,
     pub path: &'a str,
     pub user_agent: Option<&'a str>,
-    /// `scheme://host[:port]` the phone reached us at, for `{hosted_url}` in templates.
-    pub public_base: &'a str,
+    /// Where the phone reached us, for `{hosted_url}` in templates.
+    pub public_base: PublicBase<'a>,
 }
 
 /// A file a phone may have. Nothing is streamed yet, so the HTTP layer can answer 304 or

@@ -41,8 +41,27 @@ pub struct PhoneRequest<'a> {
     pub user_agent: Option<&'a str>,
     /// The client's address (after trusted proxies).
     pub source: IpAddr,
-    /// `scheme://host[:port]` this service is reached at, for hosted-file URLs.
-    pub public_base: &'a str,
+    /// Where this service is reached, for hosted-file URLs.
+    pub public_base: PublicBase<'a>,
+}
+
+/// `scheme://host[:port]` this service is reached at, borrowed from the configuration or the
+/// request and written out only when a phone is actually sent to hosted files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicBase<'a> {
+    /// `public_url` from the configuration.
+    Configured(&'a str),
+    /// The scheme and `Host` the request came in with.
+    Request { scheme: &'static str, host: &'a str },
+}
+
+impl std::fmt::Display for PublicBase<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublicBase::Configured(url) => f.write_str(url),
+            PublicBase::Request { scheme, host } => write!(f, "{scheme}://{host}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,7 +205,7 @@ impl PhoneRedirects {
     }
 
     /// The per-device URL under which a hosted tenant's files are served to this phone.
-    fn hosted_url(&self, public_base: &str, redirect: &Redirect, mac: Mac) -> String {
+    fn hosted_url(&self, public_base: PublicBase<'_>, redirect: &Redirect, mac: Mac) -> String {
         let token = self
             .tokens
             .issue(redirect.tenant(), mac, redirect.file_token_epoch());
