@@ -171,6 +171,16 @@ pub fn diagnostics(err: &ApiError, ctx: &ErrorContext<'_>) -> Vec<Diagnostic> {
     vec![diag(capitalised(&problem.title), detail, attribute)]
 }
 
+/// The value of `result`, or `None` with its error added to `diags` as [`diagnostics`]: the
+/// usual end of a call whose failure is the whole answer.
+pub fn reported<T>(
+    diags: &mut Diagnostics,
+    result: Result<T, ApiError>,
+    ctx: &ErrorContext<'_>,
+) -> Option<T> {
+    result.map_err(|e| report(diags, &e, ctx)).ok()
+}
+
 /// Adds [`diagnostics`] to `diags`.
 pub fn report(diags: &mut Diagnostics, err: &ApiError, ctx: &ErrorContext<'_>) {
     for d in diagnostics(err, ctx) {

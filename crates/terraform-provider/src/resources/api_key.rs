@@ -13,7 +13,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::Client;
 use crate::ids;
-use crate::problem::{ApiError, ErrorContext, report};
+use crate::problem::{ApiError, ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::resources::device::validate_label;
 use crate::util::{
@@ -271,20 +271,11 @@ impl Resource for ApiKey {
         let client = self.shared.client(diags)?;
         let tenant = s(&state.tenant)?.to_owned();
         let key = s(&state.key_id)?.to_owned();
-        match client
+        let revoked = client
             .delete(&format!("/v1/tenants/{tenant}/keys/{key}"))
-            .await
-        {
-            Ok(_) => Some(()),
-            Err(e) => {
-                report(
-                    diags,
-                    &e,
-                    &ErrorContext::new(&format!("revoke key {tenant}/{key}"), FIELDS),
-                );
-                None
-            }
-        }
+            .await;
+        let action = format!("revoke key {tenant}/{key}");
+        reported(diags, revoked, &ErrorContext::new(&action, FIELDS)).map(|_| ())
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {

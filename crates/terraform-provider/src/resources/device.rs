@@ -11,7 +11,7 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::problem::{ErrorContext, report};
+use crate::problem::{ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::util::{at, check_attr, computed, error, optional, required, s, schema, val};
 use crate::{ids, mac};
@@ -301,17 +301,11 @@ impl Resource for Device {
         let client = self.shared.client(diags)?;
         let tenant = s(&state.tenant)?.to_owned();
         let canonical = mac::canonical(s(&state.mac)?).ok()?;
-        match client
+        let deleted = client
             .delete(&format!("/v1/tenants/{tenant}/devices/{canonical}"))
-            .await
-        {
-            Ok(_) => Some(()),
-            Err(e) => {
-                let action = format!("delete device {tenant}/{canonical}");
-                report(diags, &e, &ErrorContext::new(&action, FIELDS));
-                None
-            }
-        }
+            .await;
+        let action = format!("delete device {tenant}/{canonical}");
+        reported(diags, deleted, &ErrorContext::new(&action, FIELDS)).map(|_| ())
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {

@@ -19,7 +19,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::client::{Client, ReqBody, encode};
 use crate::ids;
-use crate::problem::{ApiError, ErrorContext, report};
+use crate::problem::{ApiError, ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::util::{
     at, attr, check_attr, computed, error, optional, optional_computed, required, s, schema,
@@ -442,18 +442,10 @@ impl Resource for File {
         let tenant = s(&state.tenant)?.to_owned();
         let path = s(&state.path)?.to_owned();
         let url = format!("/v1/tenants/{tenant}/files/{}", encode(&path, true));
-        match client.delete(&url).await {
-            Ok(_) => Some(()),
-            Err(e) => {
-                let fields = fields(state.body_attr());
-                report(
-                    diags,
-                    &e,
-                    &ErrorContext::new(&format!("delete file {tenant}/{path}"), &fields),
-                );
-                None
-            }
-        }
+        let deleted = client.delete(&url).await;
+        let fields = fields(state.body_attr());
+        let action = format!("delete file {tenant}/{path}");
+        reported(diags, deleted, &ErrorContext::new(&action, &fields)).map(|_| ())
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {

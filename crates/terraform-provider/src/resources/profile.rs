@@ -14,7 +14,7 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::ids;
-use crate::problem::{ErrorContext, report};
+use crate::problem::{ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::util::{
     at, attr, check_attr, computed, error, optional_computed, required, s, schema, val,
@@ -412,17 +412,11 @@ impl Resource for Profile {
         let client = self.shared.client(diags)?;
         let tenant = s(&state.tenant)?.to_owned();
         let profile = s(&state.profile_id)?.to_owned();
-        match client
+        let deleted = client
             .delete(&format!("/v1/tenants/{tenant}/profiles/{profile}"))
-            .await
-        {
-            Ok(_) => Some(()),
-            Err(e) => {
-                let action = format!("delete profile {tenant}/{profile}");
-                report(diags, &e, &ErrorContext::new(&action, FIELDS));
-                None
-            }
-        }
+            .await;
+        let action = format!("delete profile {tenant}/{profile}");
+        reported(diags, deleted, &ErrorContext::new(&action, FIELDS)).map(|_| ())
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {

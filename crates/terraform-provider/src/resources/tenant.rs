@@ -11,7 +11,7 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::ids;
-use crate::problem::{ErrorContext, report};
+use crate::problem::{ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::util::{
     at, attr, check_attr, error, optional, optional_computed, required, s, schema, val,
@@ -271,17 +271,9 @@ impl Resource for Tenant {
             .copied()
             .unwrap_or(false);
         let path = format!("/v1/tenants/{id}{}", if force { "?force=true" } else { "" });
-        match client.delete(&path).await {
-            Ok(_) => Some(()),
-            Err(e) => {
-                report(
-                    diags,
-                    &e,
-                    &ErrorContext::new(&format!("delete tenant {id}"), FIELDS),
-                );
-                None
-            }
-        }
+        let deleted = client.delete(&path).await;
+        let action = format!("delete tenant {id}");
+        reported(diags, deleted, &ErrorContext::new(&action, FIELDS)).map(|_| ())
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(State, ValueEmpty)> {
