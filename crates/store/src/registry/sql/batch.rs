@@ -8,8 +8,8 @@ use sqlx::AnyConnection;
 
 use super::rows::{self, DEVICE_COLUMNS};
 use super::{
-    NewEvent, ROWS_PER_STATEMENT, SqlRegistry, append_events, list_placeholders, unavailable,
-    values_placeholders,
+    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, list_placeholders,
+    unavailable, values_placeholders,
 };
 use crate::registry::{
     BatchItemError, BatchItemReason, BatchSummary, ChangeContext, Device, DeviceOp, RegistryError,
@@ -31,9 +31,12 @@ impl SqlRegistry {
         ops: Vec<DeviceOp>,
     ) -> RegistryResult<(BatchSummary, Outcomes)> {
         let mut tx = self.begin_write().await?;
+        // Shared: concurrent batches of one tenant (a bulk import in parallel requests)
+        // proceed together; their device rows are locked and written in MAC order, so two
+        // batches naming the same MACs wait for each other rather than deadlock.
         let tenant_exists: Option<String> = sqlx::query_scalar(&format!(
             "SELECT id FROM tenants WHERE id = $1{}",
-            self.engine.lock_rows()
+            self.engine.share_rows()
         ))
         .bind(tenant.as_str())
         .fetch_optional(&mut *tx)
@@ -149,7 +152,7 @@ impl SqlRegistry {
             return Err(RegistryError::BatchRefused(plan.errors));
         }
 
-        upsert_devices(&mut tx, &plan.upserts).await?;
+        upsert_devices(&mut tx, self.engine, &mut plan.upserts).await?;
         delete_devices(&mut tx, tenant, &plan.deletes).await?;
         append_events(&mut tx, change, now, plan.events).await?;
         tx.commit().await.map_err(unavailable)?;
@@ -162,6 +165,30 @@ impl SqlRegistry {
         macs: &[Mac],
     ) -> RegistryResult<HashMap<Mac, Device>> {
         let mut found = HashMap::with_capacity(macs.len());
+        if self.engine == SqlEngine::Postgres {
+            // One statement for the whole batch: the MACs travel as one comma-separated text
+            // (the Any driver binds no arrays), and rows are locked in MAC order, the order
+            // in which the insert below takes them too.
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE mac = ANY(string_to_array($1, ',')) \
+                 ORDER BY mac FOR UPDATE"
+            );
+            let list = macs
+                .iter()
+                .map(Mac::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            for row in sqlx::query(&sql)
+                .bind(list)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(unavailable)?
+            {
+                let device = rows::device(&row)?;
+                found.insert(device.spec.mac, device);
+            }
+            return Ok(found);
+        }
         for chunk in macs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT {DEVICE_COLUMNS} FROM devices WHERE mac IN ({}){}",
@@ -220,9 +247,16 @@ async fn existing_profiles(
 /// RETURNING and the whole batch is refused.
 async fn upsert_devices(
     conn: &mut AnyConnection,
-    upserts: &[(usize, Device)],
+    engine: SqlEngine,
+    upserts: &mut [(usize, Device)],
 ) -> RegistryResult<()> {
     const COLUMNS: usize = 7;
+    // Concurrent batches insert in one order (MAC order), so they wait for each other on a
+    // shared MAC instead of deadlocking.
+    upserts.sort_unstable_by_key(|(_, device)| device.spec.mac);
+    if engine == SqlEngine::Postgres {
+        return upsert_devices_json(conn, upserts).await;
+    }
     for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO devices (mac, tenant_id, profile_id, setting_server, label, created_at, updated_at) \
@@ -256,20 +290,78 @@ async fn upsert_devices(
             .map_err(unavailable)?
             .into_iter()
             .collect();
-        if written.len() != chunk.len() {
-            let errors = chunk
-                .iter()
-                .filter(|(_, device)| !written.contains(&device.spec.mac.to_string()))
-                .map(|(index, device)| BatchItemError {
-                    index: *index,
-                    mac: device.spec.mac,
-                    reason: BatchItemReason::MacOwnedByOtherTenant,
-                })
-                .collect();
-            return Err(RegistryError::BatchRefused(errors));
-        }
+        refuse_unwritten(chunk, &written)?;
     }
     Ok(())
+}
+
+/// PostgreSQL: the whole batch in one statement, its rows as one JSON parameter. Thousands
+/// of placeholders per statement cost more to bind and plan than the rows cost to write.
+async fn upsert_devices_json(
+    conn: &mut AnyConnection,
+    upserts: &[(usize, Device)],
+) -> RegistryResult<()> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        mac: String,
+        tenant_id: &'a str,
+        profile_id: Option<&'a str>,
+        setting_server: Option<&'a str>,
+        label: Option<&'a str>,
+        created_at: i64,
+        updated_at: i64,
+    }
+    if upserts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Row<'_>> = upserts
+        .iter()
+        .map(|(_, device)| Row {
+            mac: device.spec.mac.to_string(),
+            tenant_id: device.tenant.as_str(),
+            profile_id: device.spec.profile.as_ref().map(|p| p.as_str()),
+            setting_server: device.spec.setting_server.as_ref().map(|u| u.as_str()),
+            label: device.spec.label.as_deref(),
+            created_at: device.created_at.unix_millis(),
+            updated_at: device.updated_at.unix_millis(),
+        })
+        .collect();
+    let json = serde_json::to_string(&rows)
+        .map_err(|err| RegistryError::Unavailable(format!("cannot encode devices: {err}")))?;
+    let written: HashSet<String> = sqlx::query_scalar::<_, String>(
+        "INSERT INTO devices (mac, tenant_id, profile_id, setting_server, label, created_at, updated_at) \
+         SELECT mac, tenant_id, profile_id, setting_server, label, created_at, updated_at \
+         FROM json_to_recordset($1::json) AS d(mac text, tenant_id text, profile_id text, \
+              setting_server text, label text, created_at bigint, updated_at bigint) \
+         ON CONFLICT (mac) DO UPDATE SET profile_id = excluded.profile_id, \
+         setting_server = excluded.setting_server, label = excluded.label, updated_at = excluded.updated_at \
+         WHERE devices.tenant_id = excluded.tenant_id \
+         RETURNING mac",
+    )
+    .bind(json)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unavailable)?
+    .into_iter()
+    .collect();
+    refuse_unwritten(upserts, &written)
+}
+
+/// A MAC missing from RETURNING was registered by another tenant meanwhile.
+fn refuse_unwritten(upserts: &[(usize, Device)], written: &HashSet<String>) -> RegistryResult<()> {
+    if written.len() == upserts.len() {
+        return Ok(());
+    }
+    let errors = upserts
+        .iter()
+        .filter(|(_, device)| !written.contains(&device.spec.mac.to_string()))
+        .map(|(index, device)| BatchItemError {
+            index: *index,
+            mac: device.spec.mac,
+            reason: BatchItemReason::MacOwnedByOtherTenant,
+        })
+        .collect();
+    Err(RegistryError::BatchRefused(errors))
 }
 
 async fn delete_devices(

@@ -13,6 +13,7 @@ mod profiles;
 mod rows;
 mod tenants;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use signpost_domain::{TenantId, Timestamp};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ChangeContext, RegistryAdmin, RegistryError, RegistryResult};
 
@@ -69,12 +71,52 @@ impl SqlEngine {
             SqlEngine::Sqlite => "",
         }
     }
+
+    /// Locks rows against change and deletion but not against other sharers: batches of
+    /// one tenant run side by side, while deleting the tenant or its profiles waits.
+    fn share_rows(self) -> &'static str {
+        match self {
+            SqlEngine::Postgres => " FOR SHARE",
+            SqlEngine::Sqlite => "",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SqlRegistry {
     pool: AnyPool,
     engine: SqlEngine,
+    /// SQLite has one writer at a time. Its busy handler retries with sleeps in no order,
+    /// so under a queue of writers (concurrent batches) one could wait past `busy_timeout`
+    /// and fail; writers of this process queue here instead, first come first served.
+    writer: Arc<Semaphore>,
+}
+
+/// A write transaction, holding this process's turn to write (SQLite) until it ends.
+/// Dereferences to the connection, like [`Transaction`].
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl SqlRegistry {
@@ -112,7 +154,11 @@ impl SqlRegistry {
             SqlEngine::Postgres => options,
         };
         let pool = options.connect(url).await.map_err(unavailable)?;
-        Ok(Self { pool, engine })
+        Ok(Self {
+            pool,
+            engine,
+            writer: Arc::new(Semaphore::new(1)),
+        })
     }
 
     pub fn engine(&self) -> SqlEngine {
@@ -122,12 +168,20 @@ impl SqlRegistry {
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail when
     /// another writer committed in between.
-    async fn begin_write(&self) -> RegistryResult<Transaction<'static, Any>> {
-        match self.engine {
-            SqlEngine::Postgres => self.pool.begin().await,
-            SqlEngine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-        }
-        .map_err(unavailable)
+    async fn begin_write(&self) -> RegistryResult<WriteTx> {
+        let (tx, turn) = match self.engine {
+            SqlEngine::Postgres => (self.pool.begin().await, None),
+            SqlEngine::Sqlite => {
+                let turn = self.writer.clone().acquire_owned().await.map_err(|_| {
+                    RegistryError::Unavailable("the registry is shutting down".into())
+                })?;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await, Some(turn))
+            }
+        };
+        Ok(WriteTx {
+            tx: tx.map_err(unavailable)?,
+            _turn: turn,
+        })
     }
 
     pub async fn close(&self) {
@@ -163,6 +217,49 @@ pub(crate) fn unavailable(e: sqlx::Error) -> RegistryError {
 
 pub(crate) fn corrupt(what: &str, value: &str) -> RegistryError {
     RegistryError::Corrupt(format!("{what}: {value:?}"))
+}
+
+/// PostgreSQL, many events (a batch): one statement, the rows as one JSON parameter.
+async fn append_events_json(
+    conn: &mut AnyConnection,
+    change: &ChangeContext,
+    at: Timestamp,
+    events: &[NewEvent],
+) -> RegistryResult<()> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        tenant_id: Option<&'a str>,
+        action: &'a str,
+        target: &'a str,
+        before_json: Option<&'a str>,
+        after_json: Option<&'a str>,
+    }
+    let rows: Vec<Row<'_>> = events
+        .iter()
+        .map(|event| Row {
+            tenant_id: event.tenant.as_ref().map(TenantId::as_str),
+            action: event.action,
+            target: &event.target,
+            before_json: event.before.as_deref(),
+            after_json: event.after.as_deref(),
+        })
+        .collect();
+    let json = serde_json::to_string(&rows)
+        .map_err(|err| RegistryError::Unavailable(format!("cannot encode events: {err}")))?;
+    sqlx::query(
+        "INSERT INTO events (tenant_id, actor, action, target, before_json, after_json, request_id, at) \
+         SELECT tenant_id, $2, action, target, before_json, after_json, $3, $4 \
+         FROM json_to_recordset($1::json) \
+              AS e(tenant_id text, action text, target text, before_json text, after_json text)",
+    )
+    .bind(json)
+    .bind(change.actor.clone())
+    .bind(change.request_id.clone())
+    .bind(at.unix_millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
 }
 
 /// `($o+1, $o+2, …), (…)`: placeholders for `rows` rows of `columns` values each.
@@ -229,6 +326,9 @@ pub(crate) async fn append_events(
     events: Vec<NewEvent>,
 ) -> RegistryResult<()> {
     const COLUMNS: usize = 8;
+    if events.len() > 1 && conn.backend_name() == "PostgreSQL" {
+        return append_events_json(conn, change, at, &events).await;
+    }
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO events (tenant_id, actor, action, target, before_json, after_json, request_id, at) VALUES {}",
