@@ -34,9 +34,21 @@ pub use request_log::{REQUEST_ID_HEADER, RequestId};
 /// batch is about 1.5 MB).
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// What the handlers share.
+/// What the handlers share. Cloned into every request (poem's `data`), so it is one `Arc`:
+/// a clone is one reference count, not one per use case.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppServices>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+
+    fn deref(&self) -> &AppServices {
+        &self.0
+    }
+}
+
+/// The use cases and settings behind [`AppState`].
+pub struct AppServices {
     pub readiness: Arc<Readiness>,
     pub auth: Arc<Authenticator>,
     pub tenants: Tenants,
@@ -107,7 +119,7 @@ impl AppState {
             ports.tenants.clone(),
             invalidator.clone(),
         );
-        Self {
+        Self(Arc::new(AppServices {
             readiness: Arc::new(readiness),
             keys: ApiKeys::new(auth.clone(), ports.tenants.clone()),
             auth,
@@ -137,13 +149,19 @@ impl AppState {
             trusted_proxies: settings.trusted_proxies,
             public_url: settings.public_url,
             tls: settings.tls,
-        }
+        }))
     }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AppServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppServices").finish_non_exhaustive()
     }
 }
 

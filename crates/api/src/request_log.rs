@@ -1,6 +1,8 @@
 //! One log line per request, at the boundary, a request id on every response, and every
 //! error rendered as a problem document.
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use poem::http::{HeaderValue, StatusCode, header};
@@ -26,7 +28,18 @@ fn request_id(req: &Request) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(fresh_request_id, str::to_owned)
+}
+
+/// `{process}-{n}`: a random prefix chosen once per process (so ids from different
+/// replicas and restarts do not collide) and a counter. A random UUID per request cost a
+/// call into the OS random source on every phone request.
+fn fresh_request_id() -> String {
+    static PROCESS: LazyLock<String> =
+        LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_owned());
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n:x}", *PROCESS)
 }
 
 /// Logs method, path (never the query: it can carry MACs of phones we do not know),

@@ -22,8 +22,11 @@ mod signing_secret;
 
 /// How long a Redis command may take before the caller falls through to the registry.
 const REDIS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
-/// Entries the in-process cache holds at most.
-const MEMORY_CACHE_ENTRIES: u64 = 1_000_000;
+/// Entries the in-process shared cache holds: none. In one process the phone path's own
+/// memory tier (`cache_max_devices` entries) already is the cache; a second, serialised copy
+/// of every entry here only doubled the memory (over 500 MiB with a million devices). Its
+/// invalidation channel still runs.
+const MEMORY_CACHE_ENTRIES: u64 = 0;
 /// Source addresses whose rate-limit buckets the in-process limiter keeps at most.
 const MEMORY_RATE_LIMIT_KEYS: u64 = 1_000_000;
 

@@ -58,7 +58,7 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
     (
         "cache_max_devices",
         Kind::Integer,
-        "device entries each replica keeps in memory (default 500000)",
+        "device entries each replica keeps in memory, about 0.5 KiB each (default 150000)",
     ),
     (
         "public_url",
@@ -186,7 +186,7 @@ impl Layers {
                 30,
                 1..=86_400,
             )?,
-            cache_max_devices: self.bounded("cache_max_devices", 500_000, 1_000..=100_000_000)?,
+            cache_max_devices: self.bounded("cache_max_devices", 150_000, 1_000..=100_000_000)?,
             last_seen_interval_seconds: self.bounded(
                 "last_seen_interval_seconds",
                 60,

@@ -29,10 +29,12 @@ const TOKEN_CHARS: usize = (RAW_BYTES * 4).div_ceil(3);
 /// Issues and checks device tokens for hosted file URLs.
 #[derive(Clone)]
 pub struct DeviceTokens {
-    key: [u8; 32],
+    /// HMAC already keyed with the token key: every redirect of a hosted phone issues a
+    /// token, and cloning the keyed state skips hashing the key pads each time.
+    key: HmacSha256,
     /// Keys of earlier server secrets: their tokens stay valid while a rotation of the
     /// secret settles, as `jwt_previous_secrets` does for bearer tokens.
-    previous: Vec<[u8; 32]>,
+    previous: Vec<HmacSha256>,
 }
 
 impl std::fmt::Debug for DeviceTokens {
@@ -51,7 +53,7 @@ impl DeviceTokens {
     /// The secret's strength is the caller's to ensure; the derivation adds none.
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            key: hmac_sha256(secret, &[KEY_LABEL]),
+            key: new_hmac(&hmac_sha256(secret, &[KEY_LABEL])),
             previous: Vec::new(),
         }
     }
@@ -60,7 +62,7 @@ impl DeviceTokens {
     pub fn with_previous<'a>(mut self, secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
         self.previous = secrets
             .into_iter()
-            .map(|secret| hmac_sha256(secret, &[KEY_LABEL]))
+            .map(|secret| new_hmac(&hmac_sha256(secret, &[KEY_LABEL])))
             .collect();
         self
     }
@@ -107,8 +109,8 @@ impl DeviceTokens {
     }
 }
 
-fn hmac(key: &[u8; 32], tenant: &TenantId, mac: Mac, epoch: u32) -> HmacSha256 {
-    let mut hmac = new_hmac(key);
+fn hmac(key: &HmacSha256, tenant: &TenantId, mac: Mac, epoch: u32) -> HmacSha256 {
+    let mut hmac = key.clone();
     hmac.update(TAG_LABEL);
     hmac.update(tenant.as_str().as_bytes());
     // Tenant ids are slugs and never contain NUL, so the encoding is unambiguous.

@@ -9,12 +9,21 @@
 //!
 //! With Redis the buckets are shared by all replicas. When the shared limiter fails, this
 //! replica falls back to its own buckets rather than refusing or waving through everyone.
+//!
+//! Asking the shared limiter on every request would put two Redis round trips on the
+//! hottest path. Instead each replica takes tokens from the shared request bucket in small
+//! leases and spends them locally, and remembers when the shared buckets refused a source.
+//! A lease is at most a tenth of the burst and a tenth of a second of refill, and it expires
+//! after [`LEASE_TTL`]: tokens a replica leased but did not use are lost, so leasing only
+//! ever makes the limit stricter. A block another replica caused is seen here at the next
+//! lease (within [`LEASE_TTL`]) or at this replica's next miss.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use moka::future::Cache as Moka;
 use signpost_store::ratelimit::{BucketRule, Decision, MemoryRateLimiter, RateLimiter};
 
 use super::shared::Breaker;
@@ -26,8 +35,27 @@ pub struct PhoneRateLimits {
     pub misses: BucketRule,
 }
 
-/// Addresses whose buckets this replica keeps when it falls back to local limits.
+/// Addresses whose buckets this replica keeps when it falls back to local limits, and whose
+/// leases and blocks it remembers.
 const LOCAL_ADDRESSES: u64 = 100_000;
+
+/// How long leased tokens may be spent, and how stale a source's view of the shared miss
+/// bucket may get.
+const LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// How long an idle source's lease and block are remembered (longer than any lease; a
+/// forgotten block is found again in the shared buckets).
+const SOURCE_IDLE: Duration = Duration::from_secs(120);
+
+/// This replica's view of one source address.
+#[derive(Debug)]
+struct SourceState {
+    /// Tokens taken from the shared request bucket and not spent yet.
+    leased: u32,
+    lease_until: Instant,
+    /// The shared buckets refused this source until then.
+    blocked_until: Option<Instant>,
+}
 
 #[derive(Clone)]
 pub struct SourceLimits {
@@ -35,6 +63,7 @@ pub struct SourceLimits {
     shared: Arc<dyn RateLimiter>,
     local: Arc<dyn RateLimiter>,
     breaker: Arc<Breaker>,
+    sources: Moka<IpAddr, Arc<Mutex<SourceState>>>,
 }
 
 impl fmt::Debug for SourceLimits {
@@ -53,27 +82,83 @@ impl SourceLimits {
             shared,
             local: Arc::new(MemoryRateLimiter::new(LOCAL_ADDRESSES)),
             breaker: Arc::new(Breaker::new("shared rate limiter")),
+            sources: Moka::builder()
+                .max_capacity(LOCAL_ADDRESSES)
+                .time_to_idle(SOURCE_IDLE)
+                .build(),
         }
     }
 
     /// Before a request is looked up: `Some(retry_after)` refuses it.
     pub async fn admit(&self, source: IpAddr) -> Option<Duration> {
         let rules = self.rules?;
-        let requests = self.take(&key("req", source), rules.requests, 1).await;
-        if let Decision::Limited { retry_after } = requests {
+        let state = self.state(source).await;
+        let now = Instant::now();
+        {
+            let mut local = lock(&state);
+            if let Some(wait) = local.blocked_for(now) {
+                return Some(wait);
+            }
+            if local.leased > 0 && local.lease_until > now {
+                local.leased -= 1;
+                return None;
+            }
+        }
+        // The lease is spent: take the next one, and look at the shared miss bucket again.
+        let lease = lease_size(rules.requests);
+        let request_key = key("req", source);
+        let mut taken = lease;
+        let mut decision = self.take(&request_key, rules.requests, lease).await;
+        if lease > 1 && matches!(decision, Decision::Limited { .. }) {
+            // Too few tokens left for a whole lease: this request may still have one.
+            taken = 1;
+            decision = self.take(&request_key, rules.requests, 1).await;
+        }
+        if let Decision::Limited { retry_after } = decision {
+            lock(&state).block(now, retry_after);
             return Some(retry_after);
         }
-        match self.take(&key("miss", source), rules.misses, 0).await {
-            Decision::Limited { retry_after } => Some(retry_after),
+        let misses = self.take(&key("miss", source), rules.misses, 0).await;
+        let mut local = lock(&state);
+        local.leased = taken - 1;
+        local.lease_until = now + LEASE_TTL;
+        match misses {
+            Decision::Limited { retry_after } => {
+                local.block(now, retry_after);
+                Some(retry_after)
+            }
             Decision::Allowed => None,
         }
     }
 
     /// After a lookup that found nothing to tell the phone.
     pub async fn note_miss(&self, source: IpAddr) {
-        if let Some(rules) = self.rules {
-            self.take(&key("miss", source), rules.misses, 1).await;
+        let Some(rules) = self.rules else {
+            return;
+        };
+        let miss_key = key("miss", source);
+        let mut decision = self.take(&miss_key, rules.misses, 1).await;
+        if decision == Decision::Allowed {
+            // Was that the last one? Then this source is refused from its next request on,
+            // hits included, without asking the shared buckets each time.
+            decision = self.take(&miss_key, rules.misses, 0).await;
         }
+        if let Decision::Limited { retry_after } = decision {
+            let state = self.state(source).await;
+            lock(&state).block(Instant::now(), retry_after);
+        }
+    }
+
+    async fn state(&self, source: IpAddr) -> Arc<Mutex<SourceState>> {
+        self.sources
+            .get_with(source, async {
+                Arc::new(Mutex::new(SourceState {
+                    leased: 0,
+                    lease_until: Instant::now(),
+                    blocked_until: None,
+                }))
+            })
+            .await
     }
 
     async fn take(&self, key: &str, rule: BucketRule, cost: u32) -> Decision {
@@ -92,6 +177,40 @@ impl SourceLimits {
             .await
             .unwrap_or(Decision::Allowed)
     }
+}
+
+impl SourceState {
+    fn blocked_for(&mut self, now: Instant) -> Option<Duration> {
+        match self.blocked_until {
+            Some(until) if until > now => Some(until - now),
+            Some(_) => {
+                self.blocked_until = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn block(&mut self, now: Instant, retry_after: Duration) {
+        let until = now + retry_after;
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+        // Whatever was leased is not spent while blocked.
+        self.leased = 0;
+    }
+}
+
+/// The state is a few numbers always written together: a panic elsewhere cannot leave it
+/// half-updated, so a poisoned lock is still good.
+fn lock(state: &Mutex<SourceState>) -> std::sync::MutexGuard<'_, SourceState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Tokens taken from the shared request bucket at a time: at most a tenth of the burst and
+/// a tenth of a second of refill, at least one.
+fn lease_size(rule: BucketRule) -> u32 {
+    let by_burst = rule.burst / 10;
+    let by_rate = (rule.per_second.max(0.0) / 10.0).min(f64::from(u32::MAX)) as u32;
+    by_burst.min(by_rate).max(1)
 }
 
 fn key(kind: &str, source: IpAddr) -> String {

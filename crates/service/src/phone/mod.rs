@@ -168,10 +168,21 @@ impl PhoneRedirects {
         if let Some(retry_after) = self.limits.admit(request.source).await {
             return PhoneAnswer::Limited { retry_after };
         }
-        let agent = request.user_agent.and_then(parse_user_agent);
-        let Some(mac) = request.mac.or(agent.as_ref().and_then(|a| a.mac)) else {
-            self.limits.note_miss(request.source).await;
-            return empty(request.format);
+        // The User-Agent is parsed only when it is needed: for the MAC when the path has
+        // none, and for a sighting (once per MAC per interval), not on every request.
+        let mut agent = None;
+        let mac = match request.mac {
+            Some(mac) => mac,
+            None => {
+                agent = request.user_agent.and_then(parse_user_agent);
+                match agent.as_ref().and_then(|a| a.mac) {
+                    Some(mac) => mac,
+                    None => {
+                        self.limits.note_miss(request.source).await;
+                        return empty(request.format);
+                    }
+                }
+            }
         };
         let lookup = match self.resolver.lookup(mac).await {
             Ok(lookup) => lookup,
@@ -214,6 +225,7 @@ impl PhoneRedirects {
 
     fn note_sighting(&self, mac: Mac, request: &PhoneRequest<'_>, agent: Option<UserAgentInfo>) {
         self.sightings.note(mac, || {
+            let agent = agent.or_else(|| request.user_agent.and_then(parse_user_agent));
             let (phone_type, firmware_version) =
                 agent.map_or((None, None), |a| (Some(a.phone_type), a.firmware_version));
             Sighting {
