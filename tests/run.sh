@@ -342,8 +342,10 @@ start_s3
 # Tools the build and the end-to-end scripts need: protoc (the Terraform provider's gRPC code is
 # generated at build time), Python 3 with venv (tests/e2e; Terraform comes from PyPI into a venv)
 # and psql (the e2e scripts make their own databases).
-if ! command -v protoc >/dev/null; then
-    apt_install protobuf-compiler
+# protoc also needs Google's well-known types (google/protobuf/empty.proto), which Debian
+# packs in libprotobuf-dev: only recommended, so not installed with --no-install-recommends.
+if ! command -v protoc >/dev/null || [[ ! -f /usr/include/google/protobuf/empty.proto ]]; then
+    apt_install protobuf-compiler libprotobuf-dev
 fi
 if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     apt_install python3 python3-venv

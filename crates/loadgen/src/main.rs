@@ -113,7 +113,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Plot { out, title, runs } => {
             let reports = runs
                 .iter()
-                .map(|path| read_report(path))
+                .map(read_report)
                 .collect::<anyhow::Result<Vec<_>>>()?;
             return write_plot(&out, &reports, &title);
         }

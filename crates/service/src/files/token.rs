@@ -284,7 +284,13 @@ mod tests {
     #[test]
     fn the_key_is_derived_not_the_secret() {
         let secret = [7u8; 32];
-        assert_ne!(DeviceTokens::new(&secret).key, secret);
+        let tokens = DeviceTokens::new(&secret);
+        // Tags made with the secret itself as the key must not be what the tokens carry.
+        let with_secret: [u8; 32] = hmac(&new_hmac(&secret), &tenant("acme"), mac(), 0)
+            .finalize()
+            .into_bytes()
+            .into();
+        assert_ne!(tokens.tag(&tenant("acme"), mac(), 0), with_secret);
     }
 
     #[test]
