@@ -18,7 +18,8 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// Collects samples from every task of a run. Samples before `measure_from` (the warm-up)
-/// are dropped.
+/// are dropped. The timeline buckets samples by the second they started in; one that
+/// finishes after that second was closed counts in the second still open.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     inner: Arc<Mutex<Samples>>,
@@ -167,29 +168,24 @@ impl Samples {
     }
 }
 
-/// Log-spaced buckets (10 per decade) of the histogram, for plotting.
+/// Log-spaced buckets (10 per decade) of the histogram, for plotting. Each recorded value
+/// lands in exactly one bucket, so the counts add up to the histogram's.
 fn buckets(h: &Histogram<u64>) -> Vec<Bucket> {
-    if h.is_empty() {
-        return Vec::new();
+    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+    for value in h.iter_recorded() {
+        let micros = value.value_iterated_to().max(1) as f64;
+        let index = (micros.log10() * 10.0).floor() as i64;
+        *counts.entry(index).or_default() += value.count_at_value();
     }
-    let mut out = Vec::new();
-    let mut low = 1u64;
-    let factor = 10f64.powf(0.1);
-    let mut high_f = low as f64 * factor;
-    while low <= h.max() {
-        let high = (high_f.round() as u64).max(low + 1);
-        let count = h.count_between(low, high - 1);
-        if count > 0 {
-            out.push(Bucket {
-                from_ms: ms(low),
-                to_ms: ms(high),
-                count,
-            });
-        }
-        low = high;
-        high_f *= factor;
-    }
-    out
+    let edge_ms = |index: i64| round3(10f64.powf(index as f64 / 10.0) / 1000.0);
+    counts
+        .into_iter()
+        .map(|(index, count)| Bucket {
+            from_ms: edge_ms(index),
+            to_ms: edge_ms(index + 1),
+            count,
+        })
+        .collect()
 }
 
 fn ms(micros: u64) -> f64 {
@@ -313,13 +309,13 @@ mod tests {
         for i in 1..=1000u64 {
             recorder.ok(start, Duration::from_micros(i * 10), 1);
         }
+        recorder.error(start, "timeout");
         recorder.ok(
             start + Duration::from_millis(1500),
             Duration::from_millis(50),
             1,
         );
         recorder.error(start + Duration::from_millis(1500), "status_503");
-        recorder.error(start, "timeout");
         let report = recorder.finish(meta(), Duration::from_secs(2));
         assert_eq!(report.ok, 1001);
         assert_eq!(report.errors, 2);
