@@ -688,6 +688,9 @@ class Server:
             return self.proc.wait(timeout=10)
 
     def log(self) -> str:
+        # A running server writes its log from memory every 100 ms: let it catch up first.
+        if self.proc is not None and self.proc.poll() is None:
+            time.sleep(0.3)
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
                 return f.read()

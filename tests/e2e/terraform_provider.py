@@ -441,7 +441,7 @@ def fleet(srv: Server, tf_bin: str, cli_config: str, key: tuple[str, str], work:
                       r"on errors\.tf line \d+, in resource \"signpost_devices\" \"stolen\":\s+\d+:\s+macs\s+=", out)
     check(group is not None, "signpost_devices: diagnostic on the MAC's element of macs", out)
     # Terraform wraps diagnostic text: match across line breaks.
-    check(len(re.findall(r"request\s+id\s+[0-9a-f-]{36}", out)) >= 2 and "mac_owned_by_other_tenant" in out,
+    check(len(re.findall(r"request\s+id\s+[0-9a-f]{16}-[0-9a-f]+", out)) >= 2 and "mac_owned_by_other_tenant" in out,
           "diagnostics carry the problem code and request id", out)
     status, _ = api.call("GET", "/v1/tenants/acme/devices/000413EE0002", expect=(404,))
     eq(status, 404, "the refused batch applied nothing (000413EE0002 not registered)")
