@@ -190,6 +190,37 @@ impl Connection {
     }
 }
 
+/// A keep-alive connection from one source address: opened on first use, kept while the
+/// server keeps it, opened again after a close or an error.
+#[derive(Debug)]
+pub struct KeepAlive {
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    conn: Option<Connection>,
+}
+
+impl KeepAlive {
+    pub fn new(addr: SocketAddr, source: Option<IpAddr>) -> Self {
+        Self {
+            addr,
+            source,
+            conn: None,
+        }
+    }
+
+    pub async fn send(&mut self, request: &[u8], timeout: Duration) -> Result<Response, HttpError> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => Connection::open(self.addr, self.source).await?,
+        };
+        let response = conn.send(request, timeout).await?;
+        if !response.close {
+            self.conn = Some(conn);
+        }
+        Ok(response)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
     Length(usize),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use crate::fleet::{FleetArgs, Mac, source_address};
-use crate::http::{Connection, Target};
+use crate::http::{HttpError, KeepAlive, Target};
 use crate::report::{Recorder, RunMeta, RunReport};
 use crate::watch::Watch;
 
@@ -133,7 +133,7 @@ async fn warm_all(target: &Target, args: &RedirectArgs) -> anyhow::Result<()> {
                 let (target, args) = (&shared.0, &shared.1);
                 let timeout = Duration::from_secs_f64(args.timeout);
                 let mut request = Vec::with_capacity(512);
-                let mut conn: Option<Connection> = None;
+                let mut conn = KeepAlive::new(target.addr, Some(source_address(index)));
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= args.fleet.devices {
@@ -141,23 +141,10 @@ async fn warm_all(target: &Target, args: &RedirectArgs) -> anyhow::Result<()> {
                     }
                     let mac = args.fleet.registered(i);
                     write_request(&mut request, target, &args.fleet, PathForm::Php, mac);
-                    let open = match conn.take() {
-                        Some(open) => Ok(open),
-                        None => Connection::open(target.addr, Some(source_address(index))).await,
-                    };
-                    let answered = match open {
-                        Ok(mut open) => match open.send(&request, timeout).await {
-                            Ok(response) => {
-                                let ok = response.status == 200 && redirected(&response.body);
-                                if !response.close {
-                                    conn = Some(open);
-                                }
-                                ok
-                            }
-                            Err(_) => false,
-                        },
-                        Err(_) => false,
-                    };
+                    let answered = conn
+                        .send(&request, timeout)
+                        .await
+                        .is_ok_and(|response| response.status == 200 && redirected(&response.body));
                     if !answered {
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -189,7 +176,6 @@ async fn connection(
     stop: Instant,
 ) {
     let mut rng = SplitMix(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5157);
-    let source = source_address(index);
     let timeout = Duration::from_secs_f64(args.timeout);
     // Open loop: this connection's share of the rate, phase-shifted so connections do not
     // fire in lockstep.
@@ -199,7 +185,7 @@ async fn connection(
         + interval.map_or(Duration::ZERO, |i| {
             i.mul_f64(index as f64 / args.connections as f64)
         });
-    let mut conn: Option<Connection> = None;
+    let mut conn = KeepAlive::new(target.addr, Some(source_address(index)));
     let mut request = Vec::with_capacity(512);
     let mut sent = 0u64;
     loop {
@@ -224,19 +210,7 @@ async fn connection(
         let form = args.paths[(sent % args.paths.len() as u64) as usize];
         sent += 1;
         write_request(&mut request, target, &args.fleet, form, mac);
-        let open = match conn.take() {
-            Some(open) => Ok(open),
-            None => Connection::open(target.addr, Some(source)).await,
-        };
-        let mut open = match open {
-            Ok(open) => open,
-            Err(err) => {
-                recorder.error(started, err.kind());
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        match open.send(&request, timeout).await {
+        match conn.send(&request, timeout).await {
             Ok(response) => {
                 let latency = started.elapsed();
                 if response.status != 200 {
@@ -246,11 +220,14 @@ async fn connection(
                 } else {
                     recorder.ok(started, latency, 1);
                 }
-                if !response.close {
-                    conn = Some(open);
+            }
+            Err(err) => {
+                recorder.error(started, err.kind());
+                if matches!(err, HttpError::Connect(_)) {
+                    // Refused: do not spin on a server that is not there.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
-            Err(err) => recorder.error(started, err.kind()),
         }
     }
 }
