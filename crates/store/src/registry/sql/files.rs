@@ -1,6 +1,8 @@
 //! Hosted files' catalogue. Every write locks the tenant's row first (on SQLite the write
 //! transaction already holds the database's only write lock), so the quota check, the
-//! switch to a new blob and deletes of one tenant's files are serialised.
+//! switch to a new blob and deletes of one tenant's files are serialised. The quota reads
+//! the running total of the tenant's file bytes (`tenants.file_bytes`), which triggers on
+//! `files` keep (migration 0003).
 
 use std::collections::HashSet;
 
@@ -44,23 +46,44 @@ async fn file_row(
         .transpose()
 }
 
-/// Bytes the tenant's files take, leaving out `except` (the path being replaced).
-async fn used_bytes<'c>(
+/// Bytes the tenant's files take, as the running total on its row has them (kept by
+/// triggers); 0 for an unknown tenant.
+async fn file_bytes<'c>(
     conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
     tenant: &TenantId,
-    except: Option<&str>,
 ) -> RegistryResult<u64> {
-    // SUM of a BIGINT is NUMERIC in PostgreSQL, which the Any driver cannot read.
-    let used: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
-         WHERE tenant_id = $1 AND ($2 IS NULL OR path <> $2)",
-    )
-    .bind(tenant.as_str())
-    .bind(except)
-    .fetch_one(conn)
-    .await
-    .map_err(unavailable)?;
-    u64::try_from(used).map_err(|_| corrupt("usage", &used.to_string()))
+    let total: Option<i64> = sqlx::query_scalar("SELECT file_bytes FROM tenants WHERE id = $1")
+        .bind(tenant.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(unavailable)?;
+    let total = total.unwrap_or(0);
+    u64::try_from(total).map_err(|_| corrupt("file_bytes", &total.to_string()))
+}
+
+/// Refuses a file of `needed` bytes that would take the tenant past `quota`; the caller holds
+/// the tenant's lock. The file it replaces (`before`) no longer counts: a replacement needs
+/// only its own size.
+async fn check_quota(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    before: Option<&FileRecord>,
+    needed: u64,
+    quota: u64,
+) -> RegistryResult<()> {
+    let total = file_bytes(conn, tenant).await?;
+    let replaced = before.map_or(0, |b| b.size);
+    let used = total
+        .checked_sub(replaced)
+        .ok_or_else(|| corrupt("file_bytes", &total.to_string()))?;
+    if used.saturating_add(needed) > quota {
+        return Err(RegistryError::QuotaExceeded {
+            used,
+            quota,
+            needed,
+        });
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -79,14 +102,7 @@ impl FileRepo for SqlRegistry {
         }
         let before = file_row(&mut tx, tenant, &spec.path).await?;
         if let Some(quota) = quota_bytes {
-            let used = used_bytes(&mut *tx, tenant, Some(&spec.path)).await?;
-            if used.saturating_add(spec.size) > quota {
-                return Err(RegistryError::QuotaExceeded {
-                    used,
-                    quota,
-                    needed: spec.size,
-                });
-            }
+            check_quota(&mut tx, tenant, before.as_ref(), spec.size, quota).await?;
         }
         let now = Timestamp::now();
         let sql = if before.is_some() {
@@ -209,7 +225,7 @@ impl FileRepo for SqlRegistry {
     }
 
     async fn usage(&self, tenant: &TenantId) -> RegistryResult<u64> {
-        used_bytes(&self.pool, tenant, None).await
+        file_bytes(&self.pool, tenant).await
     }
 
     async fn unreferenced(&self, blob_keys: &[String]) -> RegistryResult<Vec<String>> {
