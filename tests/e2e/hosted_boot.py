@@ -13,7 +13,9 @@ and one stored blob per file at the end (replaced, refused and deleted bodies ar
 
 Runs on every backend: embedded (SQLite, files in the data directory, in-process cache) and,
 when the test run provides them, PostgreSQL + Redis + S3 (a fresh bucket on the s3s-fs of
-tests/run.sh). With SIGNPOST_TEST_REQUIRE_BACKENDS=1 a missing backend is a failure.
+tests/run.sh). With SIGNPOST_TEST_REQUIRE_BACKENDS=1 a missing backend is a failure. On
+that backend two replicas also share one database, Redis and bucket: what one replica
+cached (a file, a template, "no such file") gives way to a change made through the other.
 
 Absolute URLs and per-device tokens. A phone needs absolute URLs in `firmware_status` and in
 the firmware XML, and the only absolute URL that works for a hosted phone contains its
@@ -33,6 +35,7 @@ import hashlib
 import os
 import re
 import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -43,13 +46,14 @@ import http.client  # noqa: E402
 import json  # noqa: E402
 import socket  # noqa: E402
 
-from signpost_e2e import S3, Failure, Server, check, eq, for_each_backend, main, section  # noqa: E402
+from signpost_e2e import S3, Failure, Server, check, eq, for_each_backend, main, section, wait_for  # noqa: E402
 
 UA = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 {mac} SXM:0 UXM:0)"
 MAC_A = "000413922D24"  # the phone that boots all the way
 MAC_B = "000413922D25"  # its neighbour on the same profile
 MAC_C = "000413922D26"  # a phone of another hosted tenant (tenant default, no profile)
-UA_A, UA_B, UA_C = (UA.format(mac=m) for m in (MAC_A, MAC_B, MAC_C))
+MAC_D = "000413922D27"  # the phone of the two-replica check
+UA_A, UA_B, UA_C, UA_D = (UA.format(mac=m) for m in (MAC_A, MAC_B, MAC_C, MAC_D))
 
 IMAGE = "firmware/snomD785-10.1.54.13-SIP-r.bin"
 FIRMWARE_XML = "firmware/snomD785-fw.xml"
@@ -502,5 +506,49 @@ def hosted_checks(backend: str, env: dict) -> None:
         print(f"      (the refusal: {next(iter(shapes))})")
 
 
+def replicas(backend: str, env: dict) -> None:
+    """Two replicas on one PostgreSQL, Redis and bucket. Replica B caches what it served
+    (the catalogue row, the template text, and "no such file"); a change made through A is
+    what B serves next: a replaced plain file at once (its old blob is gone, so B looks in
+    the registry again), anything else as soon as A's invalidation reaches B over Redis."""
+    with Server(env, f"hosted-a-{backend}") as a, Server(env, f"hosted-b-{backend}") as b:
+        section("two replicas (file changes reach the other replica's cache)")
+        api = a.admin()
+        api.put("/v1/tenants/multi", {"display_name": "Multi", "status": "active", "default_setting_server": "hosted"})
+        api.put(f"/v1/tenants/multi/devices/{MAC_D}", {"profile": None, "setting_server": None, "label": None})
+        phone = SnomPhone(b, MAC_D, UA_D)
+        base = phone.redirect()
+
+        def served(path: str) -> tuple[int, bytes]:
+            answer = phone.get(base + path)
+            return answer.status, answer.body
+
+        def settle(path: str, expected: tuple[int, bytes], what: str) -> None:
+            started = time.monotonic()
+            wait_for(f"replica B to serve {expected!r} for {path}", lambda: served(path) == expected, 3)
+            print(f"  ok  {what} (after {(time.monotonic() - started) * 1000:.0f} ms)")
+
+        eq(served("multi.cfg"), (404, b""), "B: no multi.cfg yet (and B caches that)")
+        api.put_file("multi", "multi.cfg", b"first", content_type="text/plain")
+        settle("multi.cfg", (200, b"first"), "B serves the file uploaded through A")
+        api.put_file("multi", "multi.cfg", b"second", content_type="text/plain")
+        eq(served("multi.cfg"), (200, b"second"), "B serves A's replacement at once")
+
+        api.put_file("multi", "snomD785.htm", b"<t mac={mac}/>", template=True)
+        eq(served("snomD785.htm"), (200, f"<t mac={MAC_D}/>".encode()), "B renders the template")
+        api.put_file("multi", "snomD785.htm", b"<t2 mac={mac}/>", template=True)
+        settle("snomD785.htm", (200, f"<t2 mac={MAC_D}/>".encode()), "B renders A's new template")
+
+        api.delete("/v1/tenants/multi/files/multi.cfg")
+        settle("multi.cfg", (404, b""), "B refuses the file deleted through A")
+
+
+def scenario(backend: str, env: dict) -> None:
+    hosted_checks(backend, env)
+    # Replicas share files only through S3 (each has its own data directory).
+    if "SIGNPOST_REDIS_URL" in env and "SIGNPOST_S3_BUCKET" in env:
+        replicas(backend, env)
+
+
 if __name__ == "__main__":
-    main(lambda: for_each_backend(hosted_checks, s3=True))
+    main(lambda: for_each_backend(scenario, s3=True))

@@ -14,7 +14,7 @@ import time
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signpost_e2e import Failure, Server, check, eq, for_each_backend, main, section  # noqa: E402
+from signpost_e2e import Failure, Server, check, eq, for_each_backend, main, section, wait_for  # noqa: E402
 
 XML_TYPE = "text/xml; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -135,17 +135,6 @@ class Phone:
     def nothing(self, name: str, mac: str, ua: str | None = None, phone_type: str = "snomD785") -> None:
         for label, path, agent, fmt in ways(mac, ua, phone_type):
             self.boot(f"{name} [{label}]", path, agent, fmt, EMPTY_XML if fmt == "xml" else EMPTY_TEXT)
-
-
-def wait_for(what: str, probe, timeout: float = 8.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def boots(backend: str, env: dict) -> None:

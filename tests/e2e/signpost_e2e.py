@@ -67,6 +67,19 @@ def section(title: str) -> None:
     print(f"-- {title}", flush=True)
 
 
+def wait_for(what: str, probe, timeout: float = 8.0):
+    """Polls `probe` until it answers something true (and returns that), for changes that
+    reach another replica asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failure(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
 def fatal(message: str) -> None:
     """Stops the script with exit status 1 (cleanups in `finally` blocks still run)."""
     print(f"FAIL: {message}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use signpost_service::ServiceError;
-use signpost_service::files::{HostedFile, HostedRequest};
+use signpost_service::files::{Catalogue, HostedFile, HostedRequest};
 use signpost_store::blobs::ByteRange;
 
 use crate::AppState;
@@ -28,11 +28,12 @@ pub async fn hosted_file(
             .and_then(|v| v.to_str().ok()),
         public_base: crate::phone::public_base(req, &state),
     };
-    let mut response = match state.hosted.find(request).await {
+    let mut response = match state.hosted.find(request, Catalogue::Cached).await {
         Ok(found) => match respond(req, &state, found).await {
             // The version found was replaced (and its blob deleted) before it could be
-            // opened: the new one is there now.
-            Err(ServiceError::NotFound) => match state.hosted.find(request).await {
+            // opened: the registry has the new one.
+            Err(ServiceError::NotFound) => match state.hosted.find(request, Catalogue::Fresh).await
+            {
                 Ok(found) => respond(req, &state, found)
                     .await
                     .unwrap_or_else(|e| refusal(&e)),

@@ -124,7 +124,11 @@ impl AppState {
             keys: ApiKeys::new(auth.clone(), ports.tenants.clone()),
             auth,
             tenants: Tenants::new(ports.tenants.clone(), invalidator.clone()),
-            profiles: Profiles::new(ports.profiles.clone(), ports.tenants.clone(), invalidator),
+            profiles: Profiles::new(
+                ports.profiles.clone(),
+                ports.tenants.clone(),
+                invalidator.clone(),
+            ),
             snom: SnomRedirect::new(
                 devices.clone(),
                 ports.devices,
@@ -138,6 +142,7 @@ impl AppState {
                 ports.tenants,
                 ports.blobs.clone(),
                 settings.files,
+                invalidator,
             ),
             hosted: HostedFiles::new(
                 redirects.clone(),

@@ -10,14 +10,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use moka::future::Cache as Moka;
 use signpost_domain::{FilePath, Mac, TemplateVars, TenantId, expand_template, parse_user_agent};
 use signpost_store::blobs::{BlobKey, BlobObject, BlobStore, ByteRange};
-use signpost_store::registry::{FileRecord, FileRepo};
+use signpost_store::registry::FileRepo;
 
 use super::token::DeviceTokens;
 use super::{MAX_TEMPLATE_BYTES, blob_error};
 use crate::error::{ServiceError, ServiceResult};
-use crate::phone::{PhoneRedirects, PublicBase};
+use crate::phone::{FileEntry, PhoneRedirects, PublicBase};
+
+/// Template text kept in memory, in bytes. A template's blob never changes (a new version
+/// gets a new blob key), so what is kept is never stale: it only ages out.
+const TEMPLATE_CACHE_BYTES: u64 = 32 << 20;
 
 /// One phone's request for a hosted file.
 #[derive(Debug, Clone, Copy)]
@@ -35,13 +40,23 @@ pub struct HostedRequest<'a> {
 #[derive(Debug)]
 pub enum HostedFile {
     /// To be streamed from the blob store with [`HostedFiles::open`].
-    Stored(FileRecord),
+    Stored(Arc<FileEntry>),
     /// A template, filled in for this phone; `sha256` is of the rendered bytes.
     Rendered {
-        file: FileRecord,
+        file: Arc<FileEntry>,
         body: Bytes,
         sha256: [u8; 32],
     },
+}
+
+/// Where [`HostedFiles::find`] reads the catalogue from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalogue {
+    /// Through the caches, as every request does.
+    Cached,
+    /// From the registry, for a second look after the cached version's blob was gone (it
+    /// was replaced, and this replica had not heard yet).
+    Fresh,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +65,8 @@ pub struct HostedFiles {
     repo: Arc<dyn FileRepo>,
     blobs: Arc<dyn BlobStore>,
     tokens: DeviceTokens,
+    /// Template text by blob key.
+    templates: Moka<String, Arc<str>>,
 }
 
 impl HostedFiles {
@@ -64,6 +81,12 @@ impl HostedFiles {
             repo,
             blobs,
             tokens,
+            templates: Moka::builder()
+                .max_capacity(TEMPLATE_CACHE_BYTES)
+                .weigher(|key: &String, text: &Arc<str>| {
+                    u32::try_from(key.len() + text.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
         }
     }
 
@@ -84,24 +107,22 @@ impl HostedFiles {
     }
 
     /// `NotFound` for every kind of refusal.
-    pub async fn find(&self, request: HostedRequest<'_>) -> ServiceResult<HostedFile> {
+    pub async fn find(
+        &self,
+        request: HostedRequest<'_>,
+        catalogue: Catalogue,
+    ) -> ServiceResult<HostedFile> {
         let tenant: TenantId = request.tenant.parse().map_err(|_| ServiceError::NotFound)?;
         let path: FilePath = request.path.parse().map_err(|_| ServiceError::NotFound)?;
         let mac = self.device(&tenant, request.token).await?;
         if !path.is_for(mac) {
             return Err(ServiceError::NotFound);
         }
-        let file = self
-            .repo
-            .get(&tenant, path.as_str())
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let file = self.file(&tenant, &path, catalogue).await?;
         if !file.template {
             return Ok(HostedFile::Stored(file));
         }
-        let stored = self.open(&file, None).await?;
-        let bytes = read_bounded(stored).await?;
-        let text = String::from_utf8_lossy(&bytes);
+        let text = self.template_text(&file).await?;
         let agent = request.user_agent.and_then(parse_user_agent);
         let hosted_url = format!("{}/p/{}/{}/", request.public_base, tenant, request.token);
         let vars = TemplateVars {
@@ -117,18 +138,62 @@ impl HostedFiles {
         let sha256 = sha256(&body);
         Ok(HostedFile::Rendered { file, body, sha256 })
     }
+
+    async fn file(
+        &self,
+        tenant: &TenantId,
+        path: &FilePath,
+        catalogue: Catalogue,
+    ) -> ServiceResult<Arc<FileEntry>> {
+        let entry = match catalogue {
+            Catalogue::Cached => {
+                self.phone
+                    .file_entry(tenant, path, self.repo.as_ref())
+                    .await?
+            }
+            Catalogue::Fresh => {
+                self.phone.forget_file(tenant, path).await;
+                let file = self.repo.get(tenant, path.as_str()).await?;
+                file.map(|f| Arc::new(FileEntry::from(f)))
+            }
+        };
+        entry.ok_or(ServiceError::NotFound)
+    }
+
+    /// A template's text, read from the blob store once per version. Phones booting
+    /// together share one read.
+    async fn template_text(&self, file: &FileEntry) -> ServiceResult<Arc<str>> {
+        self.templates
+            .try_get_with_by_ref(&file.blob_key, async {
+                let bytes = read_bounded(self.open(file, None).await?).await?;
+                Ok::<_, ServiceError>(Arc::from(String::from_utf8_lossy(&bytes)))
+            })
+            .await
+            .map_err(|err: Arc<ServiceError>| shared_load_error(&err))
+    }
 }
 
 impl HostedFiles {
     /// Streams a stored file found by [`HostedFiles::find`], or the range of it asked for.
     pub async fn open(
         &self,
-        file: &FileRecord,
+        file: &FileEntry,
         range: Option<ByteRange>,
     ) -> ServiceResult<BlobObject> {
         let key = BlobKey::new(file.blob_key.as_str())
             .map_err(|e| ServiceError::Unavailable(format!("corrupt blob key: {e}")))?;
         self.blobs.get(&key, range).await.map_err(blob_error)
+    }
+}
+
+/// A load shared by several requests fails for each of them alike.
+fn shared_load_error(err: &ServiceError) -> ServiceError {
+    match err {
+        // The version's blob was replaced: the caller looks again.
+        ServiceError::NotFound => ServiceError::NotFound,
+        ServiceError::BodyInterrupted(reason) => ServiceError::BodyInterrupted(reason.clone()),
+        ServiceError::Unavailable(reason) => ServiceError::Unavailable(reason.clone()),
+        other => ServiceError::Unavailable(other.to_string()),
     }
 }
 

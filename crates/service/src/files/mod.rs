@@ -22,8 +22,9 @@ use signpost_store::registry::{
 
 use crate::auth::AuthCtx;
 use crate::error::{ServiceError, ServiceResult};
+use crate::phone::{EntryKey, Invalidator};
 
-pub use hosted::{HostedFile, HostedFiles, HostedRequest};
+pub use hosted::{Catalogue, HostedFile, HostedFiles, HostedRequest};
 pub use token::DeviceTokens;
 
 /// Template files are read whole to fill in their placeholders, so they are kept small.
@@ -60,6 +61,8 @@ pub struct Files {
     tenants: Arc<dyn TenantRepo>,
     blobs: Arc<dyn BlobStore>,
     limits: FileLimits,
+    /// Phones are served files through the catalogue cache, which every change must reach.
+    invalidator: Invalidator,
 }
 
 /// The one place blob keys for files are made: a fresh key per upload, never derived from
@@ -79,12 +82,25 @@ impl Files {
         tenants: Arc<dyn TenantRepo>,
         blobs: Arc<dyn BlobStore>,
         limits: FileLimits,
+        invalidator: Invalidator,
     ) -> Self {
         Self {
             repo,
             tenants,
             blobs,
             limits,
+            invalidator,
+        }
+    }
+
+    /// Called after a change to `path` commits, before its old blob is deleted: a replica
+    /// that still serves the old version from its cache then finds it gone only briefly, and
+    /// looks again in the registry.
+    async fn changed(&self, tenant: &TenantId, path: &str) {
+        if let Ok(path) = path.parse::<FilePath>() {
+            self.invalidator
+                .invalidate(vec![EntryKey::File(tenant.clone(), path)])
+                .await;
         }
     }
 
@@ -174,6 +190,7 @@ impl Files {
                 return Err(err.into());
             }
         };
+        self.changed(tenant, &published.file.path).await;
         if let Some(replaced) = &published.replaced_blob {
             self.delete_blob(replaced).await;
         }
@@ -242,6 +259,7 @@ impl Files {
             .delete(change, tenant, path.as_str())
             .await?
             .ok_or(ServiceError::NotFound)?;
+        self.changed(tenant, path.as_str()).await;
         self.delete_blob(&removed.blob_key).await;
         Ok(())
     }

@@ -4,6 +4,9 @@
 //! A resolution is three entries: the device (owner, profile, own URL), its profile (URL and
 //! extra settings) and its tenant (status, default URL). Each is cached on its own, so
 //! re-pointing a profile used by a million devices is one invalidation, not a million.
+//! Hosted files' catalogue rows are cached in memory and invalidated the same way, so the
+//! files every booting phone asks for (the shared settings template, the firmware file) cost
+//! no registry query.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,8 +15,10 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::future::Cache as Moka;
 use serde::{Deserialize, Serialize};
-use signpost_domain::{Mac, PhoneSetting, ProfileId, SettingServerUrl, TenantId};
-use signpost_store::registry::{DeviceRoute, Profile, Tenant, TenantStatus};
+use signpost_domain::{
+    FilePath, Mac, PhoneSetting, ProfileId, SettingServerUrl, TenantId, Timestamp,
+};
+use signpost_store::registry::{DeviceRoute, FileRecord, Profile, Tenant, TenantStatus};
 
 /// A profile's share of a resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +55,30 @@ impl From<Tenant> for TenantEntry {
     }
 }
 
+/// A hosted file's current version, as serving it needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub content_type: String,
+    pub blob_key: String,
+    pub template: bool,
+    pub updated_at: Timestamp,
+}
+
+impl From<FileRecord> for FileEntry {
+    fn from(file: FileRecord) -> Self {
+        Self {
+            size: file.size,
+            sha256: file.sha256,
+            content_type: file.content_type,
+            blob_key: file.blob_key,
+            template: file.template,
+            updated_at: file.updated_at,
+        }
+    }
+}
+
 /// One cached fact; `None` records that the registry has nothing (a negative entry).
 pub type Cached<T> = Option<Arc<T>>;
 
@@ -59,6 +88,7 @@ pub enum EntryKey {
     Device(Mac),
     Profile(TenantId, ProfileId),
     Tenant(TenantId),
+    File(TenantId, FilePath),
 }
 
 impl EntryKey {
@@ -68,6 +98,7 @@ impl EntryKey {
             EntryKey::Device(mac) => format!("dev:{mac}"),
             EntryKey::Profile(tenant, profile) => format!("prof:{tenant}:{profile}"),
             EntryKey::Tenant(tenant) => format!("ten:{tenant}"),
+            EntryKey::File(tenant, path) => format!("file:{tenant}:{}", path.as_str()),
         }
     }
 
@@ -84,6 +115,11 @@ impl EntryKey {
                 ))
             }
             "ten" => rest.parse().ok().map(EntryKey::Tenant),
+            // Tenant slugs have no `:`; a path may.
+            "file" => {
+                let (tenant, path) = rest.split_once(':')?;
+                Some(EntryKey::File(tenant.parse().ok()?, path.parse().ok()?))
+            }
             _ => None,
         }
     }
@@ -125,11 +161,36 @@ impl CacheTtl {
     }
 }
 
-struct EntryExpiry(CacheTtl);
+/// Entries live their TTL less up to a tenth of it. Entries loaded together (a cold start
+/// under load, a boot storm) then expire over a stretch of time, not in the same second,
+/// which would send every phone of that second back to the registry at once.
+struct EntryExpiry {
+    ttl: CacheTtl,
+    /// Steps through [0, 1) evenly (a Weyl sequence): cheaper than a random number, and
+    /// as even a spread for this.
+    draws: AtomicU64,
+}
+
+impl EntryExpiry {
+    fn new(ttl: CacheTtl) -> Self {
+        Self {
+            ttl,
+            draws: AtomicU64::new(0),
+        }
+    }
+
+    fn lifetime<T>(&self, value: &Cached<T>) -> Duration {
+        const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+        let draw = self.draws.fetch_add(GOLDEN, Ordering::Relaxed);
+        let ttl = self.ttl.for_entry(value);
+        let fraction = (draw >> 11) as f64 / (1u64 << 53) as f64;
+        ttl.mul_f64(1.0 - fraction / 10.0)
+    }
+}
 
 impl<K, T> Expiry<K, Cached<T>> for EntryExpiry {
     fn expire_after_create(&self, _: &K, value: &Cached<T>, _: Instant) -> Option<Duration> {
-        Some(self.0.for_entry(value))
+        Some(self.lifetime(value))
     }
 
     fn expire_after_update(
@@ -139,7 +200,7 @@ impl<K, T> Expiry<K, Cached<T>> for EntryExpiry {
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(self.0.for_entry(value))
+        Some(self.lifetime(value))
     }
 }
 
@@ -150,6 +211,7 @@ pub struct LocalEntries {
     pub devices: Moka<Mac, Cached<DeviceRoute>>,
     pub profiles: Moka<(TenantId, ProfileId), Cached<ProfileEntry>>,
     pub tenants: Moka<TenantId, Cached<TenantEntry>>,
+    pub files: Moka<(TenantId, FilePath), Cached<FileEntry>>,
     /// Bumped by every invalidation this process applies. A load that started before a
     /// bump may carry what the invalidation removed, so it is not kept.
     generation: AtomicU64,
@@ -157,21 +219,28 @@ pub struct LocalEntries {
 }
 
 impl LocalEntries {
-    /// `max_devices` bounds the device entries; profiles and tenants are few and get a tenth.
+    /// `max_devices` bounds the device entries; profiles, tenants and files get a tenth
+    /// (profiles and tenants are few; of the files, the ones every phone asks for stay in).
     pub fn new(max_devices: u64, ttl: CacheTtl) -> Self {
         let small = (max_devices / 10).max(1_000);
         Self {
             devices: Moka::builder()
                 .max_capacity(max_devices)
-                .expire_after(EntryExpiry(ttl))
+                .expire_after(EntryExpiry::new(ttl))
                 .build(),
             profiles: Moka::builder()
                 .max_capacity(small)
-                .expire_after(EntryExpiry(ttl))
+                .expire_after(EntryExpiry::new(ttl))
                 .build(),
             tenants: Moka::builder()
                 .max_capacity(small)
-                .expire_after(EntryExpiry(ttl))
+                .expire_after(EntryExpiry::new(ttl))
+                .build(),
+            files: Moka::builder()
+                .max_capacity(small)
+                .expire_after(EntryExpiry::new(ttl))
+                // A deleted tenant's files go with it, without an invalidation each.
+                .support_invalidation_closures()
                 .build(),
             generation: AtomicU64::new(0),
             ttl,
@@ -191,7 +260,22 @@ impl LocalEntries {
                     .invalidate(&(tenant.clone(), profile.clone()))
                     .await
             }
-            EntryKey::Tenant(tenant) => self.tenants.invalidate(tenant).await,
+            EntryKey::Tenant(tenant) => {
+                self.tenants.invalidate(tenant).await;
+                // A tenant deleted and made again under the same slug must not find the
+                // old one's files.
+                let tenant = tenant.clone();
+                if let Err(err) = self
+                    .files
+                    .invalidate_entries_if(move |(owner, _), _| *owner == tenant)
+                {
+                    tracing::warn!(%err, "cannot drop a tenant's cached files; dropping all");
+                    self.files.invalidate_all();
+                }
+            }
+            EntryKey::File(tenant, path) => {
+                self.files.invalidate(&(tenant.clone(), path.clone())).await
+            }
         }
     }
 
@@ -201,6 +285,7 @@ impl LocalEntries {
         self.devices.invalidate_all();
         self.profiles.invalidate_all();
         self.tenants.invalidate_all();
+        self.files.invalidate_all();
     }
 }
 
@@ -214,13 +299,41 @@ mod tests {
             EntryKey::Device("000413AABBCC".parse().unwrap()),
             EntryKey::Profile("acme".parse().unwrap(), "desk".parse().unwrap()),
             EntryKey::Tenant("acme".parse().unwrap()),
+            EntryKey::File("acme".parse().unwrap(), "fw/a:b.bin".parse().unwrap()),
         ];
         let message = encode_message(&keys);
         assert_eq!(
             std::str::from_utf8(&message).unwrap(),
-            "dev:000413AABBCC\nprof:acme:desk\nten:acme\n"
+            "dev:000413AABBCC\nprof:acme:desk\nten:acme\nfile:acme:fw/a:b.bin\n"
         );
         assert_eq!(decode_message(&message).collect::<Vec<_>>(), keys);
+    }
+
+    #[test]
+    fn lifetimes_spread_over_the_last_tenth_of_the_ttl() {
+        let ttl = CacheTtl {
+            positive: Duration::from_secs(300),
+            negative: Duration::from_secs(30),
+        };
+        let expiry = EntryExpiry::new(ttl);
+        let lifetimes: Vec<Duration> = (0..1000)
+            .map(|_| expiry.lifetime(&Some(Arc::new(()))))
+            .collect();
+        assert!(
+            lifetimes
+                .iter()
+                .all(|l| (Duration::from_secs(270)..=ttl.positive).contains(l))
+        );
+        let early = lifetimes
+            .iter()
+            .filter(|l| **l < Duration::from_secs(285))
+            .count();
+        assert!(
+            (400..=600).contains(&early),
+            "{early} of 1000 in the earlier half"
+        );
+        let negative = expiry.lifetime::<()>(&None);
+        assert!((Duration::from_secs(27)..=ttl.negative).contains(&negative));
     }
 
     #[test]

@@ -66,6 +66,11 @@ impl Invalidator {
         });
     }
 
+    /// Drops an entry from this process only: for a reader that found it stale.
+    pub async fn forget_locally(&self, key: &EntryKey) {
+        self.local.forget(key).await;
+    }
+
     async fn deliver(&self, keys: &[EntryKey]) -> bool {
         let cache_keys: Vec<String> = keys.iter().map(EntryKey::cache_key).collect();
         let refs: Vec<&str> = cache_keys.iter().map(String::as_str).collect();

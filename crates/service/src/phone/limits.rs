@@ -105,10 +105,16 @@ impl SourceLimits {
             }
         }
         // The lease is spent: take the next one, and look at the shared miss bucket again.
+        // Looking takes no token, so both go out together: one round trip, not two, for
+        // every new source (in a boot storm, every phone).
         let lease = lease_size(rules.requests);
         let request_key = key("req", source);
+        let miss_key = key("miss", source);
         let mut taken = lease;
-        let mut decision = self.take(&request_key, rules.requests, lease).await;
+        let (mut decision, misses) = tokio::join!(
+            self.take(&request_key, rules.requests, lease),
+            self.take(&miss_key, rules.misses, 0),
+        );
         if lease > 1 && matches!(decision, Decision::Limited { .. }) {
             // Too few tokens left for a whole lease: this request may still have one.
             taken = 1;
@@ -118,7 +124,6 @@ impl SourceLimits {
             lock(&state).block(now, retry_after);
             return Some(retry_after);
         }
-        let misses = self.take(&key("miss", source), rules.misses, 0).await;
         let mut local = lock(&state);
         local.leased = taken - 1;
         local.lease_until = now + LEASE_TTL;

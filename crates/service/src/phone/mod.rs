@@ -13,15 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signpost_domain::{
-    Mac, SettingsFormat, TenantId, Timestamp, UserAgentInfo, parse_user_agent, render_settings,
+    FilePath, Mac, SettingsFormat, TenantId, Timestamp, UserAgentInfo, parse_user_agent,
+    render_settings,
 };
 use signpost_store::cache::Cache;
 use signpost_store::ratelimit::RateLimiter;
-use signpost_store::registry::{DeviceRepo, ProfileRepo, RegistryResult, Sighting, TenantRepo};
+use signpost_store::registry::{
+    DeviceRepo, FileRepo, ProfileRepo, RegistryResult, Sighting, TenantRepo,
+};
 
 use crate::files::DeviceTokens;
 
-pub use entries::{CacheTtl, Cached, EntryKey, TenantEntry};
+pub use entries::{CacheTtl, Cached, EntryKey, FileEntry, TenantEntry};
 pub use invalidation::Invalidator;
 pub use limits::PhoneRateLimits;
 pub use resolver::{Lookup, Redirect};
@@ -81,7 +84,7 @@ pub struct PhoneOptions {
     /// Device entries this process keeps in memory.
     pub max_cached_devices: u64,
     pub rate_limits: Option<PhoneRateLimits>,
-    /// How often last-seen is written to the registry.
+    /// How long a MAC's last-seen is left alone after it was noted.
     pub sighting_interval: Duration,
 }
 
@@ -103,7 +106,6 @@ pub struct PhoneRedirects {
     sightings: Arc<SightingLog>,
     devices: Arc<dyn DeviceRepo>,
     tokens: DeviceTokens,
-    options: PhoneOptions,
 }
 
 impl PhoneRedirects {
@@ -121,10 +123,9 @@ impl PhoneRedirects {
             ),
             invalidator: Invalidator::new(local, shared),
             limits: SourceLimits::new(options.rate_limits, ports.rate_limiter),
-            sightings: Arc::default(),
+            sightings: Arc::new(SightingLog::new(options.sighting_interval)),
             devices: ports.devices,
             tokens,
-            options,
         }
     }
 
@@ -143,6 +144,24 @@ impl PhoneRedirects {
         self.resolver.tenant(tenant).await
     }
 
+    /// A hosted file's current version, cached like the phone entries (and invalidated by
+    /// the file use cases through [`PhoneRedirects::invalidator`]).
+    pub async fn file_entry(
+        &self,
+        tenant: &TenantId,
+        path: &FilePath,
+        repo: &dyn FileRepo,
+    ) -> RegistryResult<Cached<FileEntry>> {
+        self.resolver.file(tenant, path, repo).await
+    }
+
+    /// Drops this process's copy of a file entry, to read it afresh.
+    pub async fn forget_file(&self, tenant: &TenantId, path: &FilePath) {
+        self.invalidator
+            .forget_locally(&EntryKey::File(tenant.clone(), path.clone()))
+            .await;
+    }
+
     /// What every write use case calls after it commits.
     pub fn invalidator(&self) -> Invalidator {
         self.invalidator.clone()
@@ -153,8 +172,7 @@ impl PhoneRedirects {
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         vec![
             self.invalidator.spawn_background(),
-            self.sightings
-                .spawn_flusher(self.devices.clone(), self.options.sighting_interval),
+            self.sightings.spawn_flusher(self.devices.clone()),
         ]
     }
 

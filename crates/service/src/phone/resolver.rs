@@ -8,12 +8,12 @@ use bytes::Bytes;
 use moka::future::Cache as Moka;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use signpost_domain::{Mac, PhoneSetting, SettingServerUrl, TenantId};
+use signpost_domain::{FilePath, Mac, PhoneSetting, SettingServerUrl, TenantId};
 use signpost_store::registry::{
-    DeviceRepo, DeviceRoute, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
+    DeviceRepo, DeviceRoute, FileRepo, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
 };
 
-use super::entries::{Cached, EntryKey, LocalEntries, ProfileEntry, TenantEntry};
+use super::entries::{Cached, EntryKey, FileEntry, LocalEntries, ProfileEntry, TenantEntry};
 use super::shared::SharedCache;
 
 /// What the tiers know about one MAC.
@@ -94,6 +94,26 @@ impl Resolver {
         .await
     }
 
+    /// A hosted file's current version; `repo` is the catalogue. Kept in this process's
+    /// memory only: most files are one phone's own, asked for once per boot, so a copy in
+    /// the shared cache would cost two more round trips each and rarely be read.
+    pub async fn file(
+        &self,
+        tenant_id: &TenantId,
+        path: &FilePath,
+        repo: &dyn FileRepo,
+    ) -> RegistryResult<Cached<FileEntry>> {
+        self.in_memory(
+            &self.local.files,
+            (tenant_id.clone(), path.clone()),
+            async {
+                let file = repo.get(tenant_id, path.as_str()).await?;
+                Ok(file.map(|f| Arc::new(FileEntry::from(f))))
+            },
+        )
+        .await
+    }
+
     /// Errors only when an entry is in no cache and the registry cannot be reached.
     pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
         let device = self
@@ -157,28 +177,44 @@ impl Resolver {
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
         F: Future<Output = RegistryResult<Option<T>>>,
     {
+        self.in_memory(local, key, async {
+            let cache_key = entry_key().cache_key();
+            if let Some(bytes) = self.shared.get(&cache_key).await {
+                match serde_json::from_slice::<Option<T>>(&bytes) {
+                    Ok(entry) => return Ok(entry.map(Arc::new)),
+                    Err(err) => {
+                        tracing::warn!(key = %cache_key, %err, "unreadable cache entry")
+                    }
+                }
+            }
+            let entry = load.await?.map(Arc::new);
+            if let Ok(json) = serde_json::to_vec(&entry) {
+                let ttl = self.local.ttl.for_entry(&entry);
+                self.shared.set(&cache_key, Bytes::from(json), ttl).await;
+            }
+            Ok(entry)
+        })
+        .await
+    }
+
+    /// One entry through this process's memory only, with `load` behind it.
+    async fn in_memory<K, T, F>(
+        &self,
+        local: &Moka<K, Cached<T>>,
+        key: K,
+        load: F,
+    ) -> RegistryResult<Cached<T>>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        F: Future<Output = RegistryResult<Cached<T>>>,
+    {
         if let Some(hit) = local.get(&key).await {
             return Ok(hit);
         }
         let generation = self.local.generation();
         let loaded = local
-            .try_get_with(key.clone(), async {
-                let cache_key = entry_key().cache_key();
-                if let Some(bytes) = self.shared.get(&cache_key).await {
-                    match serde_json::from_slice::<Option<T>>(&bytes) {
-                        Ok(entry) => return Ok(entry.map(Arc::new)),
-                        Err(err) => {
-                            tracing::warn!(key = %cache_key, %err, "unreadable cache entry")
-                        }
-                    }
-                }
-                let entry = load.await?.map(Arc::new);
-                if let Ok(json) = serde_json::to_vec(&entry) {
-                    let ttl = self.local.ttl.for_entry(&entry);
-                    self.shared.set(&cache_key, Bytes::from(json), ttl).await;
-                }
-                Ok::<_, RegistryError>(entry)
-            })
+            .try_get_with(key.clone(), load)
             .await
             .map_err(|err: Arc<RegistryError>| RegistryError::Unavailable(err.to_string()))?;
         if self.local.generation() != generation {

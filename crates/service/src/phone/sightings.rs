@@ -1,30 +1,42 @@
 //! Last-seen bookkeeping off the phone path: requests note sightings in memory, and a
-//! background task writes them to the registry in batches. A MAC is noted at most once per
-//! flush interval, so a phone that boot-loops costs one row update per interval.
+//! background task writes them to the registry in batches, every second.
+//!
+//! A MAC is noted at most once per interval, so a phone that boot-loops costs one row
+//! update per interval. When a MAC may be noted again is its own: the interval plus a share
+//! of half an interval drawn from the MAC. A fleet that was all seen in the same few seconds
+//! (a boot storm, a cold start under load) therefore comes due spread over half an interval
+//! and drifts further apart each round, instead of being re-noted and written all at once
+//! when a common interval ends.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use signpost_domain::Mac;
 use signpost_store::registry::{DeviceRepo, Sighting};
 use tokio::sync::Notify;
 
-/// Pending sightings that start a flush before the interval is up: a boot storm of 100,000
-/// phones then costs a few MiB of pending notes, not one note per phone held for a minute.
+/// How often pending sightings are written: a steady trickle of small batches.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Pending sightings that start a flush before the second is up: a boot storm of 100,000
+/// phones then costs a few MiB of pending notes.
 const FLUSH_AT: usize = 10_000;
 /// Sightings held at most (when the registry is slower than the storm); beyond it new MACs
 /// are dropped until the next flush (and counted), so memory stays bounded.
 const MAX_PENDING: usize = 50_000;
-
-/// MACs remembered as noted this interval, at most; past it, MACs not yet noted wait for the
-/// next interval (8 bytes and a little for each: a million is a few tens of MiB at most).
+/// MACs whose next noting time is remembered, at most; past it, MACs not yet remembered
+/// wait until expired ones are pruned (a dozen bytes and a little for each: a million is a
+/// few tens of MiB at most).
 const MAX_NOTED: usize = 1_000_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SightingLog {
     state: Mutex<Log>,
+    /// The zero of the log's clock, which counts whole seconds.
+    epoch: Instant,
+    interval_secs: u32,
     dropped: AtomicU64,
     /// Wakes the flusher early when [`FLUSH_AT`] notes are pending.
     full: Notify,
@@ -34,35 +46,73 @@ pub struct SightingLog {
 struct Log {
     /// Sightings not written yet.
     pending: HashMap<Mac, Sighting>,
-    /// MACs noted this interval, written or not: an early flush empties `pending` but not
-    /// this, so a phone is still noted once per interval however often it asks.
-    noted: HashSet<Mac>,
+    /// When each recently noted MAC may be noted again (seconds on the log's clock).
+    /// Writing a sighting does not clear it, so a phone is still noted once per interval
+    /// however often it asks.
+    next_due: HashMap<Mac, u32>,
+    /// When `next_due` was last pruned of MACs that are due again.
+    pruned_at: u32,
 }
 
 impl SightingLog {
-    /// Notes a sighting unless this MAC was already noted this interval; `sighting` is only
-    /// called (and allocates) when it will be kept.
-    pub fn note(&self, mac: Mac, sighting: impl FnOnce() -> Sighting) {
-        let mut log = self.state.lock().expect("poisoned");
-        if log.noted.contains(&mac) {
-            return;
+    /// `interval`: how long a noted MAC is left alone (rounded to whole seconds, at least 1).
+    pub fn new(interval: Duration) -> Self {
+        let interval_secs = u32::try_from(interval.as_secs()).unwrap_or(u32::MAX).max(1);
+        Self {
+            state: Mutex::default(),
+            epoch: Instant::now(),
+            interval_secs,
+            dropped: AtomicU64::new(0),
+            full: Notify::new(),
         }
-        if log.pending.len() >= MAX_PENDING || log.noted.len() >= MAX_NOTED {
+    }
+
+    fn now(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// When a MAC noted at `now` may be noted again: a full interval, plus up to half an
+    /// interval that depends on the MAC alone.
+    fn due_after(&self, mac: Mac, now: u32) -> u32 {
+        let mut hasher = DefaultHasher::new();
+        mac.hash(&mut hasher);
+        let spread = u64::from(self.interval_secs / 2 + 1);
+        let extra = u32::try_from(hasher.finish() % spread).unwrap_or(0);
+        now.saturating_add(self.interval_secs).saturating_add(extra)
+    }
+
+    /// Notes a sighting unless this MAC was noted less than its interval ago; `sighting` is
+    /// only called (and allocates) when it will be kept.
+    pub fn note(&self, mac: Mac, sighting: impl FnOnce() -> Sighting) {
+        self.note_at(self.now(), mac, sighting);
+    }
+
+    fn note_at(&self, now: u32, mac: Mac, sighting: impl FnOnce() -> Sighting) {
+        let mut log = self.state.lock().expect("poisoned");
+        let known = match log.next_due.get(&mac) {
+            Some(due) if now < *due => return,
+            Some(_) => true,
+            None => false,
+        };
+        if log.pending.len() >= MAX_PENDING || (!known && log.next_due.len() >= MAX_NOTED) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        log.noted.insert(mac);
+        let due = self.due_after(mac, now);
+        log.next_due.insert(mac, due);
         log.pending.insert(mac, sighting());
         if log.pending.len() == FLUSH_AT {
             self.full.notify_one();
         }
     }
 
-    /// The pending sightings; `new_interval` also forgets which MACs were noted.
-    fn take(&self, new_interval: bool) -> Vec<Sighting> {
+    /// The pending sightings. Once an interval, MACs that are due again are forgotten, so
+    /// the bookkeeping holds only phones seen lately.
+    fn take(&self, now: u32) -> Vec<Sighting> {
         let mut log = self.state.lock().expect("poisoned");
-        if new_interval {
-            log.noted = HashSet::new();
+        if now.saturating_sub(log.pruned_at) >= self.interval_secs {
+            log.next_due.retain(|_, due| now < *due);
+            log.pruned_at = now;
         }
         std::mem::take(&mut log.pending).into_values().collect()
     }
@@ -74,23 +124,17 @@ impl SightingLog {
             if log.pending.len() >= MAX_PENDING {
                 break;
             }
-            log.noted.insert(sighting.mac);
             log.pending.entry(sighting.mac).or_insert(sighting);
         }
     }
 
-    /// Writes what is pending and starts a new interval; answers how many devices were
-    /// updated.
+    /// Writes what is pending; answers how many devices were updated.
     pub async fn flush(&self, repo: &dyn DeviceRepo) -> usize {
-        self.write_pending(repo, true).await
-    }
-
-    async fn write_pending(&self, repo: &dyn DeviceRepo, new_interval: bool) -> usize {
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(dropped, "sightings dropped: too many MACs between flushes");
         }
-        let sightings = self.take(new_interval);
+        let sightings = self.take(self.now());
         if sightings.is_empty() {
             return 0;
         }
@@ -104,26 +148,23 @@ impl SightingLog {
         }
     }
 
-    /// Flushes every `interval` for as long as the process runs.
+    /// Flushes every second, and as soon as [`FLUSH_AT`] are pending, for as long as the
+    /// process runs.
     pub fn spawn_flusher(
         self: &Arc<Self>,
         repo: Arc<dyn DeviceRepo>,
-        interval: Duration,
     ) -> tokio::task::JoinHandle<()> {
         let log = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {
-                        log.write_pending(repo.as_ref(), true).await;
-                    }
-                    () = log.full.notified() => {
-                        log.write_pending(repo.as_ref(), false).await;
-                    }
+                    _ = tick.tick() => {}
+                    () = log.full.notified() => {}
                 }
+                log.flush(repo.as_ref()).await;
             }
         })
     }
@@ -145,38 +186,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_mac_is_noted_once_per_interval() {
-        let log = SightingLog::default();
-        let mac: Mac = "000413AABBCC".parse().unwrap();
-        log.note(mac, || sighting(mac, "192.0.2.1"));
-        log.note(mac, || panic!("not built again"));
-        let taken = log.take(true);
-        assert_eq!(taken.len(), 1);
-        assert_eq!(taken[0].source_address, "192.0.2.1");
-        log.note(mac, || sighting(mac, "192.0.2.2"));
-        assert_eq!(log.take(true)[0].source_address, "192.0.2.2");
+    fn mac(n: u32) -> Mac {
+        format!("000413{n:06X}").parse().unwrap()
     }
 
     #[test]
-    fn an_early_flush_does_not_start_a_new_interval() {
-        let log = SightingLog::default();
-        let mac: Mac = "000413AABBCC".parse().unwrap();
-        log.note(mac, || sighting(mac, "192.0.2.1"));
-        assert_eq!(log.take(false).len(), 1);
-        log.note(mac, || panic!("still noted this interval"));
-        assert!(log.take(false).is_empty());
-        assert!(log.take(true).is_empty());
-        log.note(mac, || sighting(mac, "192.0.2.3"));
-        assert_eq!(log.take(true)[0].source_address, "192.0.2.3");
+    fn a_mac_is_noted_once_per_interval() {
+        let log = SightingLog::new(Duration::from_secs(60));
+        let mac = mac(1);
+        log.note_at(0, mac, || sighting(mac, "192.0.2.1"));
+        log.note_at(0, mac, || panic!("not built again"));
+        let taken = log.take(0);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].source_address, "192.0.2.1");
+        // Written, but still noted: the interval is not over.
+        log.note_at(59, mac, || panic!("noted less than an interval ago"));
+        assert!(log.take(59).is_empty());
+        let due = log.due_after(mac, 0);
+        assert!((60..=90).contains(&due), "due at {due}");
+        log.note_at(due - 1, mac, || panic!("not due yet"));
+        log.note_at(due, mac, || sighting(mac, "192.0.2.2"));
+        assert_eq!(log.take(due)[0].source_address, "192.0.2.2");
+    }
+
+    #[test]
+    fn a_fleet_seen_at_once_comes_due_spread_out() {
+        let log = SightingLog::new(Duration::from_secs(60));
+        let mut per_second = HashMap::<u32, u32>::new();
+        for n in 0..10_000 {
+            *per_second.entry(log.due_after(mac(n), 0)).or_default() += 1;
+        }
+        assert!(per_second.keys().all(|due| (60..=90).contains(due)));
+        // 31 possible seconds: a fair spread puts about 323 in each, none near all of them.
+        assert_eq!(per_second.len(), 31);
+        assert!(per_second.values().all(|n| *n < 500), "{per_second:?}");
+    }
+
+    #[test]
+    fn due_macs_are_pruned_once_an_interval() {
+        let log = SightingLog::new(Duration::from_secs(10));
+        for n in 0..100 {
+            log.note_at(0, mac(n), || sighting(mac(n), "x"));
+        }
+        log.take(0);
+        assert_eq!(log.state.lock().unwrap().next_due.len(), 100);
+        log.take(9);
+        assert_eq!(
+            log.state.lock().unwrap().next_due.len(),
+            100,
+            "not pruned early"
+        );
+        log.take(12);
+        let left = log.state.lock().unwrap().next_due.len();
+        assert!(left > 0 && left < 100, "only the due ones go: {left} left");
+        log.take(30);
+        assert!(log.state.lock().unwrap().next_due.is_empty());
     }
 
     #[test]
     fn restore_keeps_newer_sightings() {
-        let log = SightingLog::default();
-        let mac: Mac = "000413AABBCC".parse().unwrap();
-        log.note(mac, || sighting(mac, "new"));
+        let log = SightingLog::new(Duration::from_secs(60));
+        let mac = mac(1);
+        log.note_at(0, mac, || sighting(mac, "new"));
         log.restore(vec![sighting(mac, "old")]);
-        assert_eq!(log.take(true)[0].source_address, "new");
+        assert_eq!(log.take(0)[0].source_address, "new");
     }
 }
