@@ -8,6 +8,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
+mod line;
+
 /// How long a log line may wait in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// A buffer this full is written at once.
@@ -30,7 +32,7 @@ pub fn init(format: LogFormat) {
         .with_writer(buffer)
         .with_ansi(io::stderr().is_terminal());
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.event_format(line::LineFormat).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
