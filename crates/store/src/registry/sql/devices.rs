@@ -1,10 +1,12 @@
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use signpost_domain::{Mac, TenantId};
+use sqlx::AnyConnection;
 
 use super::rows::{self, DEVICE_COLUMNS};
-use super::{SqlEngine, SqlRegistry, corrupt, unavailable};
+use super::{SqlEngine, SqlRegistry, corrupt, unavailable, values_placeholders};
 use crate::registry::{
     BatchItemReason, BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo,
     DeviceRoute, DeviceSpec, RegistryError, RegistryResult, Resolution, ResolutionSource, Sighting,
@@ -207,40 +209,96 @@ impl DeviceRepo for SqlRegistry {
         // In MAC order, as the batch upsert writes: writers that visit rows in one order
         // (replicas flushing, a batch) do not wait on each other in a cycle.
         latest.sort_unstable_by_key(|s| s.mac);
-        // One fixed SQL text with one parameter, so each connection prepares it once and
-        // sqlx's statement cache reuses it. The multi-row VALUES form it replaces was a new
-        // text per chunk with 3,000 placeholders: SQLite parsed it afresh every time (12.6M
-        // instructions per prepare, 12% of server CPU in a boot storm) and PostgreSQL
-        // re-planned it.
-        let sql = match self.engine {
-            SqlEngine::Postgres => SIGHTINGS_POSTGRES,
-            SqlEngine::Sqlite => SIGHTINGS_SQLITE,
-        };
+        // One transaction for the whole flush: one commit, not one per statement, and on
+        // SQLite a turn in the writers' queue like any other write.
+        let mut tx = self.begin_write().await?;
         let mut updated = 0;
-        for chunk in latest.chunks(SIGHTINGS_PER_STATEMENT) {
-            let rows: Vec<SeenRow<'_>> = chunk.iter().map(|s| SeenRow::from(*s)).collect();
-            let json = serde_json::to_string(&rows).map_err(|err| {
-                RegistryError::Unavailable(format!("cannot encode sightings: {err}"))
-            })?;
-            updated += sqlx::query(sql)
-                .bind(json)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
+        match self.engine {
+            SqlEngine::Postgres => {
+                for chunk in latest.chunks(SIGHTINGS_PER_JSON_STATEMENT) {
+                    updated += sightings_as_json(&mut tx, chunk).await?;
+                }
+            }
+            SqlEngine::Sqlite => {
+                for chunk in latest.chunks(SIGHTINGS_PER_VALUES_STATEMENT) {
+                    updated += sightings_as_values(&mut tx, chunk).await?;
+                }
+            }
         }
+        tx.commit().await.map_err(unavailable)?;
         Ok(updated)
     }
 }
 
-/// Sightings per statement. The rows travel as one JSON parameter, so no placeholder limit
-/// applies; the bound keeps one statement's JSON text (a few hundred KB) and the time it
-/// holds SQLite's write lock modest.
-const SIGHTINGS_PER_STATEMENT: usize = 2_000;
+/// PostgreSQL: the rows as one JSON parameter of one fixed statement, prepared once per
+/// connection and reused (a multi-row VALUES text of thousands of placeholders was
+/// planned afresh every time).
+async fn sightings_as_json(conn: &mut AnyConnection, chunk: &[&Sighting]) -> RegistryResult<u64> {
+    let rows: Vec<SeenRow<'_>> = chunk.iter().map(|s| SeenRow::from(*s)).collect();
+    let json = serde_json::to_string(&rows)
+        .map_err(|err| RegistryError::Unavailable(format!("cannot encode sightings: {err}")))?;
+    Ok(sqlx::query(SIGHTINGS_POSTGRES)
+        .bind(json)
+        .execute(conn)
+        .await
+        .map_err(unavailable)?
+        .rows_affected())
+}
 
-// Both statements update only rows whose last-seen is not newer than the sighting, so a late
-// older sighting never moves it backwards, and keep the known phone type when a sighting
-// names none.
+/// SQLite: a VALUES list of a fixed number of rows, so its text never changes and each
+/// connection prepares it once (a text per row count was parsed afresh every time: 12.6M
+/// instructions for 500 rows). A short last chunk is padded with rows whose MAC is NULL,
+/// which match no device. Not JSON here: SQLite re-serialised each `json_each` element
+/// for every field read from it, some 47k instructions per row.
+async fn sightings_as_values(conn: &mut AnyConnection, chunk: &[&Sighting]) -> RegistryResult<u64> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH seen (mac, at, address, user_agent, firmware, phone_type) AS (VALUES {}) \
+                 UPDATE devices SET last_seen_at = seen.at, last_seen_address = seen.address, \
+                 last_seen_user_agent = seen.user_agent, last_seen_firmware = seen.firmware, \
+                 phone_type = COALESCE(seen.phone_type, devices.phone_type) \
+                 FROM seen \
+                 WHERE devices.mac = seen.mac \
+                 AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= seen.at)",
+            values_placeholders(SIGHTINGS_PER_VALUES_STATEMENT, 6, 0)
+        )
+    });
+    let mut query = sqlx::query(SQL.as_str());
+    for s in chunk {
+        query = query
+            .bind(s.mac.to_string())
+            .bind(s.at.unix_millis())
+            .bind(s.source_address.as_str())
+            .bind(s.user_agent.as_deref())
+            .bind(s.firmware_version.as_ref().map(|v| v.as_str()))
+            .bind(s.phone_type.as_ref().map(|t| t.as_str()));
+    }
+    for _ in chunk.len()..SIGHTINGS_PER_VALUES_STATEMENT {
+        query = query
+            .bind(None::<String>)
+            .bind(0_i64)
+            .bind("")
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<String>);
+    }
+    Ok(query
+        .execute(conn)
+        .await
+        .map_err(unavailable)?
+        .rows_affected())
+}
+
+/// Sightings per PostgreSQL statement: one JSON parameter, so no placeholder limit; the
+/// bound keeps one statement's JSON text (a few hundred KB) modest.
+const SIGHTINGS_PER_JSON_STATEMENT: usize = 2_000;
+
+/// Sightings per SQLite statement (six placeholders each).
+const SIGHTINGS_PER_VALUES_STATEMENT: usize = 100;
+
+// Both engines' statements update only rows whose last-seen is not newer than the sighting,
+// so a late older sighting never moves it backwards, and keep the known phone type when a
+// sighting names none.
 
 /// `json_to_recordset` types `at` as bigint, so it compares with `last_seen_at` as a number.
 const SIGHTINGS_POSTGRES: &str = "UPDATE devices SET last_seen_at = seen.at, \
@@ -252,21 +310,7 @@ const SIGHTINGS_POSTGRES: &str = "UPDATE devices SET last_seen_at = seen.at, \
      WHERE devices.mac = seen.mac \
      AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= seen.at)";
 
-/// `->>` (SQLite >= 3.38; the bundled one is newer) yields an integral JSON number as
-/// INTEGER and JSON null as NULL, so `at` compares as a number, as with the bound values
-/// before. The plan scans `json_each` and looks each MAC up by primary key.
-const SIGHTINGS_SQLITE: &str = "UPDATE devices SET last_seen_at = seen.at, \
-     last_seen_address = seen.address, last_seen_user_agent = seen.user_agent, \
-     last_seen_firmware = seen.firmware, \
-     phone_type = COALESCE(seen.phone_type, devices.phone_type) \
-     FROM (SELECT value ->> '$.mac' AS mac, value ->> '$.at' AS at, \
-                  value ->> '$.address' AS address, value ->> '$.user_agent' AS user_agent, \
-                  value ->> '$.firmware' AS firmware, value ->> '$.phone_type' AS phone_type \
-           FROM json_each($1)) AS seen \
-     WHERE devices.mac = seen.mac \
-     AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= seen.at)";
-
-/// One sighting as a JSON object; the keys are the column names both statements read.
+/// One sighting as a JSON object; the keys are the columns PostgreSQL's statement reads.
 #[derive(serde::Serialize)]
 struct SeenRow<'a> {
     mac: String,
