@@ -6,8 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use common::Fixture;
+use common::registry::*;
 
-use signpost_domain::{Mac, PhoneSetting, ProfileId, SettingServerUrl, TenantId, Timestamp};
+use signpost_domain::{PhoneSetting, Timestamp};
 use signpost_store::registry::*;
 
 contract!(
@@ -21,67 +22,9 @@ contract!(
     batch_is_all_or_nothing,
     large_batch_crosses_statement_chunks,
     resolution_follows_device_profile_tenant,
-    sightings_update_many_devices_at_once,
-    sightings_keep_phone_type_and_carry_any_text,
     events_record_every_change,
     concurrent_claims_of_one_mac_have_one_winner,
 );
-
-fn ctx(actor: &str) -> ChangeContext {
-    ChangeContext {
-        actor: actor.into(),
-        request_id: Some(format!("req-{actor}")),
-    }
-}
-
-fn tid(s: &str) -> TenantId {
-    s.parse().unwrap()
-}
-
-fn pid(s: &str) -> ProfileId {
-    s.parse().unwrap()
-}
-
-fn url(s: &str) -> SettingServerUrl {
-    s.parse().unwrap()
-}
-
-fn mac(n: u32) -> Mac {
-    let b = n.to_be_bytes();
-    Mac::from_bytes([0x00, 0x04, 0x13, b[1], b[2], b[3]])
-}
-
-fn tenant_spec(id: &str) -> TenantSpec {
-    TenantSpec {
-        id: tid(id),
-        display_name: format!("{id} Ltd"),
-        default_setting_server: None,
-        status: TenantStatus::Active,
-    }
-}
-
-fn device(n: u32, profile: Option<&str>) -> DeviceSpec {
-    DeviceSpec {
-        mac: mac(n),
-        profile: profile.map(pid),
-        setting_server: None,
-        label: Some(format!("desk {n}")),
-    }
-}
-
-async fn tenant_with_profile(r: &SqlRegistry, tenant: &str, profile: &str) {
-    TenantRepo::put(r, &ctx("setup"), tenant_spec(tenant))
-        .await
-        .unwrap();
-    let spec = ProfileSpec {
-        id: pid(profile),
-        setting_server: url(&format!("https://{tenant}.example.com/{profile}/{{mac}}")),
-        extra_settings: vec![],
-    };
-    ProfileRepo::put(r, &ctx("setup"), &tid(tenant), spec)
-        .await
-        .unwrap();
-}
 
 async fn migrations_are_idempotent(r: Arc<SqlRegistry>) {
     r.migrate().await.unwrap();
@@ -565,150 +508,6 @@ async fn resolution_follows_device_profile_tenant(r: Arc<SqlRegistry>) {
         })
     );
     assert_eq!(r.route(mac(2)).await.unwrap(), None);
-}
-
-async fn sightings_update_many_devices_at_once(r: Arc<SqlRegistry>) {
-    tenant_with_profile(&r, "acme", "desk").await;
-    let acme = tid("acme");
-    // More devices than one sightings statement takes (2,000).
-    let ops = (0..2_500)
-        .map(|n| DeviceOp::Upsert(device(n, Some("desk"))))
-        .collect();
-    r.apply_batch(&ctx("k"), &acme, ops).await.unwrap();
-    let at = |ms: i64| Timestamp::from_unix_millis(1_700_000_000_000 + ms);
-    let sighting = |n: u32, ms: i64, addr: &str| Sighting {
-        mac: mac(n),
-        at: at(ms),
-        source_address: addr.into(),
-        user_agent: Some("Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35)".into()),
-        firmware_version: Some("8.7.5.35".parse().unwrap()),
-        phone_type: Some("snom710".parse().unwrap()),
-    };
-    let mut batch: Vec<_> = (0..2_500).map(|n| sighting(n, 10, "192.0.2.10")).collect();
-    batch.push(sighting(5, 20, "192.0.2.99")); // the later sighting of a repeated MAC wins
-    batch.push(sighting(999_999, 10, "192.0.2.1")); // unknown MACs are ignored
-    assert_eq!(r.record_sightings(&batch).await.unwrap(), 2_500);
-
-    let d5 = DeviceRepo::get(&*r, &acme, mac(5)).await.unwrap().unwrap();
-    let seen = d5.last_seen.unwrap();
-    assert_eq!(
-        (seen.at, seen.source_address.as_str()),
-        (at(20), "192.0.2.99")
-    );
-    assert_eq!(d5.phone_type.unwrap().as_str(), "snom710");
-    for n in [0, 1_999, 2_000, 2_499] {
-        let d = DeviceRepo::get(&*r, &acme, mac(n)).await.unwrap().unwrap();
-        assert_eq!(d.last_seen.unwrap().at, at(10), "device {n}");
-    }
-
-    // An older sighting arriving late does not move last-seen backwards.
-    r.record_sightings(&[sighting(5, 1, "192.0.2.50")])
-        .await
-        .unwrap();
-    let d5 = DeviceRepo::get(&*r, &acme, mac(5)).await.unwrap().unwrap();
-    assert_eq!(d5.last_seen.unwrap().source_address, "192.0.2.99");
-    // Last-seen is not a change: no audit event.
-    let events = EventRepo::list(
-        &*r,
-        &acme,
-        &EventFilter {
-            action: Some("device.update".into()),
-            ..Default::default()
-        },
-        None,
-        10,
-    )
-    .await
-    .unwrap();
-    assert!(events.is_empty());
-}
-
-async fn sightings_keep_phone_type_and_carry_any_text(r: Arc<SqlRegistry>) {
-    tenant_with_profile(&r, "acme", "desk").await;
-    let acme = tid("acme");
-    let ops = (1..=2)
-        .map(|n| DeviceOp::Upsert(device(n, Some("desk"))))
-        .collect();
-    r.apply_batch(&ctx("k"), &acme, ops).await.unwrap();
-    let at = |ms: i64| Timestamp::from_unix_millis(1_700_000_000_000 + ms);
-    // Quotes, backslashes, control characters and non-ASCII survive the trip as JSON text.
-    let odd_agent = "snom \"D785\" \\SIP\\ 'q' \t\n caf\u{e9} \u{1f4de} end";
-    r.record_sightings(&[
-        Sighting {
-            mac: mac(1),
-            at: at(10),
-            source_address: "2001:db8::1".into(),
-            user_agent: Some(odd_agent.into()),
-            firmware_version: Some("10.1.33.33".parse().unwrap()),
-            phone_type: Some("snomD785".parse().unwrap()),
-        },
-        Sighting {
-            mac: mac(2),
-            at: at(10),
-            source_address: "192.0.2.2".into(),
-            user_agent: None,
-            firmware_version: None,
-            phone_type: None,
-        },
-    ])
-    .await
-    .unwrap();
-    let d1 = DeviceRepo::get(&*r, &acme, mac(1)).await.unwrap().unwrap();
-    let seen = d1.last_seen.unwrap();
-    assert_eq!(seen.user_agent.as_deref(), Some(odd_agent));
-    assert_eq!(seen.source_address, "2001:db8::1");
-    assert_eq!(seen.firmware_version.unwrap().as_str(), "10.1.33.33");
-    assert_eq!(d1.phone_type.unwrap().as_str(), "snomD785");
-    let d2 = DeviceRepo::get(&*r, &acme, mac(2)).await.unwrap().unwrap();
-    let seen = d2.last_seen.unwrap();
-    assert_eq!(
-        (seen.at, seen.user_agent, seen.firmware_version),
-        (at(10), None, None)
-    );
-    assert_eq!(d2.phone_type, None);
-
-    // A later sighting without a phone type keeps the known one; its other fields still land.
-    let updated = r
-        .record_sightings(&[Sighting {
-            mac: mac(1),
-            at: at(20),
-            source_address: "192.0.2.20".into(),
-            user_agent: None,
-            firmware_version: None,
-            phone_type: None,
-        }])
-        .await
-        .unwrap();
-    assert_eq!(updated, 1);
-    let d1 = DeviceRepo::get(&*r, &acme, mac(1)).await.unwrap().unwrap();
-    let seen = d1.last_seen.unwrap();
-    assert_eq!(
-        (seen.at, seen.source_address.as_str(), seen.user_agent),
-        (at(20), "192.0.2.20", None)
-    );
-    assert_eq!(d1.phone_type.unwrap().as_str(), "snomD785");
-
-    // Equal timestamps rewrite (the comparison is <=); an older one and an unknown MAC do not.
-    let stale = |n: u32, ms: i64| Sighting {
-        mac: mac(n),
-        at: at(ms),
-        source_address: format!("198.51.100.{n}"),
-        user_agent: None,
-        firmware_version: None,
-        phone_type: Some("snom710".parse().unwrap()),
-    };
-    let updated = r
-        .record_sightings(&[stale(1, 19), stale(2, 10), stale(77, 10)])
-        .await
-        .unwrap();
-    assert_eq!(updated, 1);
-    let d1 = DeviceRepo::get(&*r, &acme, mac(1)).await.unwrap().unwrap();
-    assert_eq!(d1.last_seen.unwrap().source_address, "192.0.2.20");
-    assert_eq!(d1.phone_type.unwrap().as_str(), "snomD785");
-    let d2 = DeviceRepo::get(&*r, &acme, mac(2)).await.unwrap().unwrap();
-    assert_eq!(d2.last_seen.unwrap().source_address, "198.51.100.2");
-    assert_eq!(d2.phone_type.unwrap().as_str(), "snom710");
-    assert_eq!(r.record_sightings(&[]).await.unwrap(), 0);
 }
 
 async fn events_record_every_change(r: Arc<SqlRegistry>) {

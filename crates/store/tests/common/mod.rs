@@ -2,6 +2,8 @@
 //! SQLite (a temp file) or PostgreSQL (a database of its own), and the macro that runs each
 //! case against both.
 
+pub mod registry;
+
 use std::sync::Arc;
 
 use signpost_store::registry::{RegistryAdmin, SqlRegistry};
