@@ -1,7 +1,13 @@
 //! `redirect`: keep-alive connections asking the phone endpoints where registered (and some
 //! unknown) MACs should go, closed-loop (as fast as answers come) or open-loop at a fixed
-//! rate. Open-loop latency is measured from when each request was due, so a stalled server
-//! is not hidden by the generator waiting for it (coordinated omission).
+//! rate.
+//!
+//! The open loop is one schedule shared by all connections, like requests from many phones
+//! reaching a pool of connections: each request goes out on the first connection that is
+//! free. A request that found every connection busy past its due time is timed from when it
+//! was due, so a stalled server is not hidden by the generator waiting for it (coordinated
+//! omission). One that went out on time is timed from when it was sent: tokio's timers fire
+//! on whole milliseconds, and that slack is the generator's, not the server's.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -74,13 +80,16 @@ pub async fn run(
     }
     let recorder = Recorder::new(Duration::from_secs_f64(args.warmup));
     let stop = recorder.measure_from() + Duration::from_secs_f64(args.duration);
+    let schedule = (args.rate > 0.0).then(|| Arc::new(Schedule::new(args.rate)));
     let shared = Arc::new((target.clone(), args.clone()));
     let tasks: Vec<_> = (0..args.connections)
         .map(|index| {
             let (shared, recorder) = (shared.clone(), recorder.clone());
-            tokio::spawn(
-                async move { connection(&shared.0, &shared.1, index, &recorder, stop).await },
-            )
+            let schedule = schedule.clone();
+            tokio::spawn(async move {
+                let (target, args) = (&shared.0, &shared.1);
+                connection(target, args, index, schedule.as_deref(), &recorder, stop).await;
+            })
         })
         .collect();
     // The server is watched over the measured window only, like the requests.
@@ -168,33 +177,60 @@ async fn warm_all(target: &Target, args: &RedirectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The open loop's timetable: request `k` is due `k / rate` seconds after the start, and
+/// goes to whichever connection claims it first.
+#[derive(Debug)]
+struct Schedule {
+    start: Instant,
+    period: Duration,
+    next: AtomicU64,
+}
+
+impl Schedule {
+    fn new(rate: f64) -> Self {
+        Self {
+            start: Instant::now(),
+            period: Duration::from_secs_f64(1.0 / rate),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Claims the next request nobody has sent yet: when it is due.
+    fn claim(&self) -> Instant {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        // u32 covers 4 billion requests: hours at any rate a machine like this sustains.
+        self.start + self.period * u32::try_from(k).unwrap_or(u32::MAX)
+    }
+}
+
 async fn connection(
     target: &Target,
     args: &RedirectArgs,
     index: u64,
+    schedule: Option<&Schedule>,
     recorder: &Recorder,
     stop: Instant,
 ) {
     let mut rng = SplitMix(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5157);
     let timeout = Duration::from_secs_f64(args.timeout);
-    // Open loop: this connection's share of the rate, phase-shifted so connections do not
-    // fire in lockstep.
-    let interval =
-        (args.rate > 0.0).then(|| Duration::from_secs_f64(args.connections as f64 / args.rate));
-    let mut due = Instant::now()
-        + interval.map_or(Duration::ZERO, |i| {
-            i.mul_f64(index as f64 / args.connections as f64)
-        });
     let mut conn = KeepAlive::new(target.addr, Some(source_address(index)));
     let mut request = Vec::with_capacity(512);
     let mut sent = 0u64;
     loop {
-        let started = match interval {
-            Some(interval) => {
-                tokio::time::sleep_until(due.into()).await;
-                let this = due;
-                due += interval;
-                this
+        let started = match schedule {
+            Some(schedule) => {
+                let due = schedule.claim();
+                if due >= stop {
+                    return;
+                }
+                if due > Instant::now() {
+                    // On time: the clock starts when the request goes out.
+                    tokio::time::sleep_until(due.into()).await;
+                    Instant::now()
+                } else {
+                    // Late: every connection was busy; the wait counts.
+                    due
+                }
             }
             None => Instant::now(),
         };
@@ -307,6 +343,17 @@ mod tests {
             fleet.registered(2),
         );
         assert!(out.starts_with(b"GET /snomD785-000413100002.htm HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn the_schedule_hands_out_each_slot_once_in_order() {
+        let schedule = Schedule::new(1000.0);
+        let first = schedule.claim();
+        assert_eq!(first, schedule.start);
+        let slots: Vec<_> = (0..5).map(|_| schedule.claim()).collect();
+        for (k, due) in slots.iter().enumerate() {
+            assert_eq!(*due - first, Duration::from_millis(k as u64 + 1));
+        }
     }
 
     #[test]
