@@ -21,6 +21,7 @@ contract!(
     tenant_delete_removes_its_files,
     concurrent_publishes_never_exceed_quota,
     usage_follows_publishes_replacements_and_deletes,
+    get_many_finds_the_tenants_files_among_the_paths,
 );
 
 fn ctx() -> ChangeContext {
@@ -479,4 +480,42 @@ async fn usage_follows_publishes_replacements_and_deletes(r: Arc<SqlRegistry>) {
     spec.display_name = "Acme Telecom".into();
     TenantRepo::put(&*r, &ctx(), spec).await.unwrap();
     assert_eq!(usage(&r, &acme).await, 7);
+}
+
+/// Many lookups in one query: only the files that exist, only the tenant's own, paths
+/// compared exactly (no case folding, no wildcards).
+async fn get_many_finds_the_tenants_files_among_the_paths(r: Arc<SqlRegistry>) {
+    let t = tenant(&r, "acme").await;
+    let other = tenant(&r, "other").await;
+    publish(&r, &t, file("snomD785-000413000001.htm", "a", "k-a")).await;
+    publish(&r, &t, file("firmware/fw.xml", "b", "k-b")).await;
+    publish(&r, &other, file("only-theirs.htm", "c", "k-c")).await;
+    let wanted = [
+        "snomD785-000413000001.htm",
+        "SNOMD785-000413000001.htm",
+        "snomD785-%.htm",
+        "firmware/fw.xml",
+        "firmware/fw.xml",
+        "only-theirs.htm",
+        "missing.htm",
+        "it's \"quoted\".htm",
+    ];
+    let mut found: Vec<_> = FileRepo::get_many(&*r, &t, &wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.blob_key))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("firmware/fw.xml".to_owned(), "k-b".to_owned()),
+            ("snomD785-000413000001.htm".to_owned(), "k-a".to_owned()),
+        ]
+    );
+    let theirs = FileRepo::get_many(&*r, &other, &wanted).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].path, "only-theirs.htm");
+    assert!(FileRepo::get_many(&*r, &t, &[]).await.unwrap().is_empty());
 }

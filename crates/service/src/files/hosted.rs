@@ -18,7 +18,7 @@ use signpost_store::registry::FileRepo;
 use super::token::DeviceTokens;
 use super::{MAX_TEMPLATE_BYTES, blob_error};
 use crate::error::{ServiceError, ServiceResult};
-use crate::phone::{FileEntry, PhoneRedirects, PublicBase};
+use crate::phone::{FileEntry, FileLookups, PhoneRedirects, PublicBase};
 
 /// Template text kept in memory, in bytes. A template's blob never changes (a new version
 /// gets a new blob key), so what is kept is never stale: it only ages out.
@@ -63,6 +63,8 @@ pub enum Catalogue {
 pub struct HostedFiles {
     phone: PhoneRedirects,
     repo: Arc<dyn FileRepo>,
+    /// The same catalogue, with lookups batched.
+    catalogue: FileLookups,
     blobs: Arc<dyn BlobStore>,
     tokens: DeviceTokens,
     /// Template text by blob key.
@@ -78,6 +80,7 @@ impl HostedFiles {
     ) -> Self {
         Self {
             phone,
+            catalogue: FileLookups::new(repo.clone()),
             repo,
             blobs,
             tokens,
@@ -146,11 +149,7 @@ impl HostedFiles {
         catalogue: Catalogue,
     ) -> ServiceResult<Arc<FileEntry>> {
         let entry = match catalogue {
-            Catalogue::Cached => {
-                self.phone
-                    .file_entry(tenant, path, self.repo.as_ref())
-                    .await?
-            }
+            Catalogue::Cached => self.phone.file_entry(tenant, path, &self.catalogue).await?,
             Catalogue::Fresh => {
                 self.phone.forget_file(tenant, path).await;
                 let file = self.repo.get(tenant, path.as_str()).await?;

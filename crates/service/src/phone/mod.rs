@@ -2,6 +2,7 @@
 //! bookkeeping around it (rate limits, last-seen) kept off its critical path.
 
 mod entries;
+mod file_lookups;
 mod invalidation;
 mod limits;
 mod resolver;
@@ -18,13 +19,12 @@ use signpost_domain::{
 };
 use signpost_store::cache::Cache;
 use signpost_store::ratelimit::RateLimiter;
-use signpost_store::registry::{
-    DeviceRepo, FileRepo, ProfileRepo, RegistryResult, Sighting, TenantRepo,
-};
+use signpost_store::registry::{DeviceRepo, ProfileRepo, RegistryResult, Sighting, TenantRepo};
 
 use crate::files::DeviceTokens;
 
 pub use entries::{CacheTtl, Cached, EntryKey, FileEntry, TenantEntry};
+pub use file_lookups::FileLookups;
 pub use invalidation::Invalidator;
 pub use limits::PhoneRateLimits;
 pub use resolver::{Lookup, Redirect};
@@ -150,9 +150,9 @@ impl PhoneRedirects {
         &self,
         tenant: &TenantId,
         path: &FilePath,
-        repo: &dyn FileRepo,
+        catalogue: &FileLookups,
     ) -> RegistryResult<Cached<FileEntry>> {
-        self.resolver.file(tenant, path, repo).await
+        self.resolver.file(tenant, path, catalogue).await
     }
 
     /// Drops this process's copy of a file entry, to read it afresh.

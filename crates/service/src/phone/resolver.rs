@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use signpost_domain::{FilePath, Mac, PhoneSetting, SettingServerUrl, TenantId};
 use signpost_store::registry::{
-    DeviceRepo, DeviceRoute, FileRepo, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
+    DeviceRepo, DeviceRoute, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
 };
 
 use super::entries::{Cached, EntryKey, FileEntry, LocalEntries, ProfileEntry, TenantEntry};
+use super::file_lookups::FileLookups;
 use super::shared::SharedCache;
 
 /// What the tiers know about one MAC.
@@ -94,20 +95,20 @@ impl Resolver {
         .await
     }
 
-    /// A hosted file's current version; `repo` is the catalogue. Kept in this process's
-    /// memory only: most files are one phone's own, asked for once per boot, so a copy in
-    /// the shared cache would cost two more round trips each and rarely be read.
+    /// A hosted file's current version, from the catalogue behind `catalogue`. Kept in
+    /// this process's memory only: most files are one phone's own, asked for once per boot,
+    /// so a copy in the shared cache would cost two more round trips each and rarely be read.
     pub async fn file(
         &self,
         tenant_id: &TenantId,
         path: &FilePath,
-        repo: &dyn FileRepo,
+        catalogue: &FileLookups,
     ) -> RegistryResult<Cached<FileEntry>> {
         self.in_memory(
             &self.local.files,
             (tenant_id.clone(), path.clone()),
             async {
-                let file = repo.get(tenant_id, path.as_str()).await?;
+                let file = catalogue.get(tenant_id, path).await?;
                 Ok(file.map(|f| Arc::new(FileEntry::from(f))))
             },
         )

@@ -200,6 +200,9 @@ pub trait FileRepo: Send + Sync + Debug {
         quota_bytes: Option<u64>,
     ) -> RegistryResult<Published>;
     async fn get(&self, tenant: &TenantId, path: &str) -> RegistryResult<Option<FileRecord>>;
+    /// The files among `paths` that exist, in no particular order: one query for many
+    /// lookups (phones booting together each ask for their own file).
+    async fn get_many(&self, tenant: &TenantId, paths: &[&str]) -> RegistryResult<Vec<FileRecord>>;
     /// Paths starting with `prefix` (literally: no wildcards), in byte order, after `after`.
     async fn list(
         &self,

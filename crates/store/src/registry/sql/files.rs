@@ -12,8 +12,8 @@ use sqlx::AnyConnection;
 
 use super::rows::{self, FILE_COLUMNS};
 use super::{
-    NewEvent, ROWS_PER_STATEMENT, SqlRegistry, append_events, corrupt, list_placeholders,
-    unavailable,
+    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, corrupt,
+    list_placeholders, unavailable,
 };
 use crate::registry::{
     ChangeContext, FileRecord, FileRepo, FileSpec, Published, RegistryError, RegistryResult,
@@ -165,6 +165,37 @@ impl FileRepo for SqlRegistry {
     async fn get(&self, tenant: &TenantId, path: &str) -> RegistryResult<Option<FileRecord>> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         file_row(&mut conn, tenant, path).await
+    }
+
+    async fn get_many(&self, tenant: &TenantId, paths: &[&str]) -> RegistryResult<Vec<FileRecord>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The paths go as one JSON array: one fixed statement whatever their number.
+        let sql = match self.engine {
+            // `= ANY(ARRAY(...))` probes the primary key once per path; `IN (SELECT ...)` was
+            // planned as a scan of all the tenant's files. `path` compares bytewise
+            // (COLLATE "C"); the array's elements are made to as well.
+            SqlEngine::Postgres => format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = $1 AND path = ANY(ARRAY(\
+                 SELECT p COLLATE \"C\" FROM json_array_elements_text($2::json) AS wanted(p)))"
+            ),
+            SqlEngine::Sqlite => format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = $1 AND path IN \
+                 (SELECT value FROM json_each($2))"
+            ),
+        };
+        let wanted = serde_json::to_string(paths)
+            .map_err(|e| RegistryError::Unavailable(format!("encoding paths: {e}")))?;
+        sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(wanted)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::file)
+            .collect()
     }
 
     async fn list(

@@ -41,10 +41,16 @@ static SQLITE_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
         migrator
     });
 
-/// Rows per multi-row statement: keeps every statement under SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters whatever the column count.
+/// How long a pooled connection may sit idle before it is checked with a round trip before
+/// use.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
+
+/// How long connecting to the database may take, at start and when the pool needs a
+/// connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rows per multi-row statement: keeps every statement under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters whatever the column count.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +143,21 @@ impl SqlRegistry {
         probe.close().await.map_err(unavailable)?;
         let options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(CONNECT_TIMEOUT);
+            .acquire_timeout(CONNECT_TIMEOUT)
+            // The pool's own check pings every connection it hands out: a second round trip
+            // (and, on SQLite, a second hand-off to the connection's thread) for every query.
+            // Only a connection that sat idle long enough to have been dropped by the server
+            // or a firewall is checked; one in steady use proves itself with every query.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < CHECK_AFTER_IDLE {
+                        return Ok(true);
+                    }
+                    // A dead connection is closed and another one taken.
+                    Ok(conn.ping().await.is_ok())
+                })
+            });
         let options = match engine {
             // WAL lets readers run beside the one writer; busy_timeout makes a second writer
             // wait its turn instead of failing.
