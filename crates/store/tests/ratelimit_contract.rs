@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use signpost_store::cache::RedisOptions;
 use signpost_store::ratelimit::{
-    BucketRule, Decision, MAX_WAIT, MemoryRateLimiter, RateLimiter, RedisRateLimiter,
+    BucketRule, Decision, MAX_WAIT, MemoryRateLimiter, RateLimiter, RedisRateLimiter, Take,
 };
 use signpost_testkit::{Backend, backend_url, unique_name};
 
@@ -161,6 +161,38 @@ async fn concurrent_takes_never_overspend(limiter: Limiter) {
     assert_eq!(allowed, 10);
 }
 
+/// `take_all` decides each take as `take` would, in order: a later take sees what an
+/// earlier one took from the same bucket.
+async fn several_takes_are_decided_in_order(limiter: Limiter) {
+    let never = BucketRule {
+        burst: 2,
+        per_second: 0.0,
+    };
+    let a = |cost| Take {
+        key: "a",
+        rule: SLOW,
+        cost,
+    };
+    let b = |cost| Take {
+        key: "b",
+        rule: never,
+        cost,
+    };
+    // "a" holds 3: 2 are taken, the peek sees the one left, 2 more are refused (and take
+    // nothing), the last one is taken, and the peek after it finds none.
+    let takes = [a(2), b(2), a(0), a(2), a(1), a(0), b(1)];
+    let decisions = limiter.take_all(&takes).await.unwrap();
+    assert_eq!(decisions.len(), takes.len());
+    assert_eq!(decisions[..3], [Decision::Allowed; 3]);
+    assert!(retry_after(decisions[3]) > Duration::ZERO);
+    assert_eq!(decisions[4], Decision::Allowed);
+    assert!(retry_after(decisions[5]) > Duration::ZERO);
+    assert_eq!(retry_after(decisions[6]), MAX_WAIT);
+    // What the takes took stays taken; no takes ask nothing.
+    assert!(retry_after(take(&limiter, "a", SLOW, 1).await) > Duration::ZERO);
+    assert!(limiter.take_all(&[]).await.unwrap().is_empty());
+}
+
 // ---- running the contract against each adapter ----
 
 macro_rules! contract {
@@ -197,6 +229,7 @@ contract!(
     keys_are_independent,
     a_rule_that_never_refills_waits_the_longest,
     concurrent_takes_never_overspend,
+    several_takes_are_decided_in_order,
 );
 
 /// Two limiters on one prefix are two replicas: they enforce one limit. Another prefix is

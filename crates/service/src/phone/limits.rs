@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache as Moka;
-use signpost_store::ratelimit::{BucketRule, Decision, MemoryRateLimiter, RateLimiter};
+use signpost_store::ratelimit::{BucketRule, Decision, MemoryRateLimiter, RateLimiter, Take};
 
 use super::shared::Breaker;
 
@@ -105,16 +105,27 @@ impl SourceLimits {
             }
         }
         // The lease is spent: take the next one, and look at the shared miss bucket again.
-        // Looking takes no token, so both go out together: one round trip, not two, for
-        // every new source (in a boot storm, every phone).
+        // Looking takes no token, so both go out together: one call to the shared limiter
+        // (one script run in Redis), not two, for every new source (in a boot storm, every
+        // phone).
         let lease = lease_size(rules.requests);
         let request_key = key("req", source);
         let miss_key = key("miss", source);
         let mut taken = lease;
-        let (mut decision, misses) = tokio::join!(
-            self.take(&request_key, rules.requests, lease),
-            self.take(&miss_key, rules.misses, 0),
-        );
+        let [mut decision, misses] = self
+            .take_all([
+                Take {
+                    key: &request_key,
+                    rule: rules.requests,
+                    cost: lease,
+                },
+                Take {
+                    key: &miss_key,
+                    rule: rules.misses,
+                    cost: 0,
+                },
+            ])
+            .await;
         if lease > 1 && matches!(decision, Decision::Limited { .. }) {
             // Too few tokens left for a whole lease: this request may still have one.
             taken = 1;
@@ -142,12 +153,19 @@ impl SourceLimits {
             return;
         };
         let miss_key = key("miss", source);
-        let mut decision = self.take(&miss_key, rules.misses, 1).await;
-        if decision == Decision::Allowed {
-            // Was that the last one? Then this source is refused from its next request on,
-            // hits included, without asking the shared buckets each time.
-            decision = self.take(&miss_key, rules.misses, 0).await;
-        }
+        // Take one, then look whether that was the last: if so this source is refused from
+        // its next request on, hits included, without asking the shared buckets each time.
+        let miss = Take {
+            key: &miss_key,
+            rule: rules.misses,
+            cost: 1,
+        };
+        let [taken, left] = self.take_all([miss, Take { cost: 0, ..miss }]).await;
+        let decision = if taken == Decision::Allowed {
+            left
+        } else {
+            taken
+        };
         if let Decision::Limited { retry_after } = decision {
             let state = self.state(source).await;
             lock(&state).block(Instant::now(), retry_after);
@@ -164,6 +182,29 @@ impl SourceLimits {
                 }))
             })
             .await
+    }
+
+    /// Takes from the shared buckets in one round trip, or from the local ones while the
+    /// shared ones are out of reach.
+    async fn take_all<const N: usize>(&self, takes: [Take<'_>; N]) -> [Decision; N] {
+        if self.breaker.allows() {
+            match self.shared.take_all(&takes).await {
+                Ok(decisions) => {
+                    if let Ok(decisions) = <[Decision; N]>::try_from(decisions) {
+                        self.breaker.succeeded();
+                        return decisions;
+                    }
+                }
+                Err(err) => self.breaker.failed(&err),
+            }
+        }
+        // The local buckets cannot fail, nor answer a different number of takes.
+        self.local
+            .take_all(&takes)
+            .await
+            .ok()
+            .and_then(|decisions| <[Decision; N]>::try_from(decisions).ok())
+            .unwrap_or([Decision::Allowed; N])
     }
 
     async fn take(&self, key: &str, rule: BucketRule, cost: u32) -> Decision {

@@ -95,6 +95,14 @@ pub enum RateLimitError {
     Backend(String),
 }
 
+/// One take of [`RateLimiter::take_all`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Take<'a> {
+    pub key: &'a str,
+    pub rule: BucketRule,
+    pub cost: u32,
+}
+
 /// Keys passed in are relative: each adapter prepends its configured prefix, so several
 /// deployments (or test runs) can share one Redis.
 #[async_trait]
@@ -109,6 +117,17 @@ pub trait RateLimiter: Send + Sync + Debug {
         rule: BucketRule,
         cost: u32,
     ) -> Result<Decision, RateLimitError>;
+
+    /// Several takes, each decided as [`RateLimiter::take`] would, in order (a take sees
+    /// what the ones before it took from the same bucket); one decision per take. Redis
+    /// answers them all in one round trip, and atomically.
+    async fn take_all(&self, takes: &[Take<'_>]) -> Result<Vec<Decision>, RateLimitError> {
+        let mut decisions = Vec::with_capacity(takes.len());
+        for take in takes {
+            decisions.push(self.take(take.key, take.rule, take.cost).await?);
+        }
+        Ok(decisions)
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! The shared rate limiter: every replica takes from the same buckets in Redis, so a limit
 //! holds however the load balancer spreads a client's requests.
 //!
-//! Each take is one atomic round trip: a Lua script (`token_bucket.lua`) refills, decides and
-//! writes on the server, by the server's clock. Connecting works as for the cache: `new` does
-//! not connect, every call gives up after `command_timeout`, and what to do while Redis is
-//! down (let requests through, say) is the caller's choice, made on the error.
+//! Each take (or set of takes, `take_all`) is one atomic round trip: a Lua script
+//! (`token_bucket.lua`) refills, decides and writes on the server, by the server's clock.
+//! Connecting works as for the cache: `new` does not connect, every call gives up after
+//! `command_timeout`, and what to do while Redis is down (let requests through, say) is the
+//! caller's choice, made on the error.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
-use super::{BucketRule, Decision, MAX_WAIT, RateLimitError, RateLimiter};
+use super::{BucketRule, Decision, MAX_WAIT, RateLimitError, RateLimiter, Take};
 use crate::cache::RedisOptions;
 
 /// Sent by hash (EVALSHA); `invoke_async` loads it whenever a server does not know it yet,
@@ -82,18 +83,30 @@ impl RateLimiter for RedisRateLimiter {
         rule: BucketRule,
         cost: u32,
     ) -> Result<Decision, RateLimitError> {
+        let mut decisions = self.take_all(&[Take { key, rule, cost }]).await?;
+        decisions
+            .pop()
+            .ok_or_else(|| RateLimitError::Backend("redis take: no answer".into()))
+    }
+
+    async fn take_all(&self, takes: &[Take<'_>]) -> Result<Vec<Decision>, RateLimitError> {
+        if takes.is_empty() {
+            return Ok(Vec::new());
+        }
         let max_ms = u64::try_from(MAX_WAIT.as_millis()).unwrap_or(u64::MAX);
         let mut invocation = TOKEN_BUCKET.prepare_invoke();
-        invocation
-            .key(self.key(key))
-            .arg(rule.burst)
-            .arg(rule.rate())
-            .arg(cost)
-            .arg(max_ms);
+        invocation.arg(max_ms);
+        for take in takes {
+            invocation
+                .key(self.key(take.key))
+                .arg(take.rule.burst)
+                .arg(take.rule.rate())
+                .arg(take.cost);
+        }
         // When the connection dropped (Redis restarted, say), the manager opens a new one
-        // and the take is sent once more, so one restart does not fail a request. Should the
-        // first attempt have reached the server after all, the client is charged twice: an
-        // error on the strict side.
+        // and the takes are sent once more, so one restart does not fail a request. Should
+        // the first attempt have reached the server after all, the client is charged twice:
+        // an error on the strict side.
         let attempt = async {
             let mut connection = self.connection.clone();
             match invocation.invoke_async(&mut connection).await {
@@ -103,7 +116,7 @@ impl RateLimiter for RedisRateLimiter {
                 result => result,
             }
         };
-        let (allowed, wait_ms): (i64, i64) =
+        let answers: Vec<i64> =
             match tokio::time::timeout(self.options.command_timeout, attempt).await {
                 Ok(result) => result.map_err(|err| backend("take", &err))?,
                 Err(_) => {
@@ -113,14 +126,29 @@ impl RateLimiter for RedisRateLimiter {
                     )));
                 }
             };
-        Ok(if allowed == 1 {
-            Decision::Allowed
-        } else {
-            let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-            Decision::Limited {
-                retry_after: wait.clamp(Duration::from_millis(1), MAX_WAIT),
-            }
-        })
+        if answers.len() != takes.len() * 2 {
+            return Err(RateLimitError::Backend(format!(
+                "redis take: {} numbers for {} takes",
+                answers.len(),
+                takes.len()
+            )));
+        }
+        Ok(answers
+            .chunks_exact(2)
+            .map(|answer| decision(answer[0], answer[1]))
+            .collect())
+    }
+}
+
+/// One take's answer from the script: allowed (1), or the wait in ms.
+fn decision(allowed: i64, wait_ms: i64) -> Decision {
+    if allowed == 1 {
+        Decision::Allowed
+    } else {
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        Decision::Limited {
+            retry_after: wait.clamp(Duration::from_millis(1), MAX_WAIT),
+        }
     }
 }
 
