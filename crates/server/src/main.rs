@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the C library's allocator: the phone path allocates and frees many
+/// small buffers, and glibc's malloc took 12% of the server's CPU in a boot storm; mimalloc
+/// cut a phone request's instructions by a tenth (BENCHMARKS.md, third round).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
