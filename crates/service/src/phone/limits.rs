@@ -208,20 +208,8 @@ impl SourceLimits {
     }
 
     async fn take(&self, key: &str, rule: BucketRule, cost: u32) -> Decision {
-        if self.breaker.allows() {
-            match self.shared.take(key, rule, cost).await {
-                Ok(decision) => {
-                    self.breaker.succeeded();
-                    return decision;
-                }
-                Err(err) => self.breaker.failed(&err),
-            }
-        }
-        // The local buckets cannot fail.
-        self.local
-            .take(key, rule, cost)
-            .await
-            .unwrap_or(Decision::Allowed)
+        let [decision] = self.take_all([Take { key, rule, cost }]).await;
+        decision
     }
 }
 
