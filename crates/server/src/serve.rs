@@ -7,8 +7,10 @@ use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
 use crate::config::{Config, TlsSettings};
 use crate::wiring;
 
-/// How often blobs that no file refers to are looked for.
+/// How often blobs that no file refers to are looked for, and how long after the start
+/// the first time.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(600);
 /// How long in-flight requests may finish after SIGTERM/SIGINT.
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
@@ -25,7 +27,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = backends.app_state(&config, auth, &secret);
     let phone = state.phone.clone();
     let mut background = phone.spawn_background();
-    background.push(state.files.spawn_sweeper(SWEEP_INTERVAL));
+    background.push(state.files.spawn_sweeper(FIRST_SWEEP_AFTER, SWEEP_INTERVAL));
 
     // Read before anything is announced: a bad certificate must fail the start.
     let tls = config.tls.as_ref().map(tls_config).transpose()?;

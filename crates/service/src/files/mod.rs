@@ -298,11 +298,18 @@ impl Files {
         Ok(deleted)
     }
 
-    /// Sweeps every `interval` for as long as the process runs.
-    pub fn spawn_sweeper(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+    /// Sweeps every `interval` for as long as the process runs, the first time `first_after`
+    /// the start: a replica that restarts into a boot storm should not spend it listing
+    /// every blob.
+    pub fn spawn_sweeper(
+        &self,
+        first_after: Duration,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let files = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            let first = tokio::time::Instant::now() + first_after;
+            let mut tick = tokio::time::interval_at(first, interval);
             loop {
                 tick.tick().await;
                 match files.sweep().await {

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
+mod walk;
+
 use super::{
     BlobError, BlobKey, BlobMeta, BlobObject, BlobStore, ByteRange, ByteStream, PutOutcome,
 };
@@ -198,11 +200,8 @@ impl BlobStore for FsBlobStore {
         let prefix = prefix.to_owned();
         let start_after = start_after.cloned();
         tokio::task::spawn_blocking(move || {
-            let mut found = walk(&root, &prefix, start_after.as_ref())
-                .map_err(|e| io_error("listing blobs", e))?;
-            found.sort_by(|a, b| a.key.cmp(&b.key));
-            found.truncate(limit);
-            Ok(found)
+            walk::list_page(&root, &prefix, start_after.as_ref(), limit)
+                .map_err(|e| io_error("listing blobs", e))
         })
         .await
         .map_err(|e| BlobError::Backend(format!("listing blobs: {e}")))?
@@ -291,66 +290,6 @@ fn open_blob(path: &Path, range: Option<ByteRange>) -> Result<BlobObject, BlobEr
         last: Some(last),
         body,
     })
-}
-
-fn walk(root: &Path, prefix: &str, start_after: Option<&BlobKey>) -> io::Result<Vec<BlobMeta>> {
-    // "tenants/acme/fi" can only match under "tenants/acme".
-    let fixed_dir = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
-    if !fixed_dir.is_empty() && BlobKey::new(fixed_dir).is_err() {
-        // No key lives under a directory that is not itself a valid key (this also keeps a
-        // prefix like "../" from walking outside the root).
-        return Ok(Vec::new());
-    }
-    let mut pending = vec![fixed_dir.to_owned()];
-    let mut found = Vec::new();
-    while let Some(relative) = pending.pop() {
-        let entries = match std::fs::read_dir(root.join(&relative)) {
-            Ok(entries) => entries,
-            Err(e) if is_missing(&e) => continue,
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            let key = if relative.is_empty() {
-                name
-            } else {
-                format!("{relative}/{name}")
-            };
-            let file_type = entry.file_type()?;
-            if file_type.is_dir() {
-                let may_match = key.starts_with(prefix)
-                    || prefix
-                        .strip_prefix(key.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'));
-                if key != TMP_DIR && may_match {
-                    pending.push(key);
-                }
-                continue;
-            }
-            // Symlinks and anything else a person put there are not blobs.
-            if !file_type.is_file() || !key.starts_with(prefix) {
-                continue;
-            }
-            let Ok(key) = BlobKey::new(key) else { continue };
-            if start_after.is_some_and(|after| key <= *after) {
-                continue;
-            }
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                Err(e) if is_missing(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            found.push(BlobMeta {
-                key,
-                size: meta.len(),
-                last_modified: meta.modified().ok(),
-            });
-        }
-    }
-    Ok(found)
 }
 
 /// Best effort: a crash between creating a temporary file and renaming it leaves it behind.
