@@ -13,6 +13,7 @@ use signpost_store::registry::{
     DeviceRepo, DeviceRoute, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
 };
 
+use super::device_routes::DeviceRoutes;
 use super::entries::{Cached, EntryKey, FileEntry, LocalEntries, ProfileEntry, TenantEntry};
 use super::file_lookups::FileLookups;
 use super::shared::SharedCache;
@@ -61,7 +62,8 @@ impl Redirect {
 pub struct Resolver {
     local: Arc<LocalEntries>,
     shared: SharedCache,
-    devices: Arc<dyn DeviceRepo>,
+    /// Devices seen for the first time are looked up together.
+    routes: DeviceRoutes,
     profiles: Arc<dyn ProfileRepo>,
     tenants: Arc<dyn TenantRepo>,
 }
@@ -77,7 +79,7 @@ impl Resolver {
         Self {
             local,
             shared,
-            devices,
+            routes: DeviceRoutes::new(devices),
             profiles,
             tenants,
         }
@@ -119,7 +121,7 @@ impl Resolver {
     pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
         let device = self
             .entry(&self.local.devices, mac, || EntryKey::Device(mac), async {
-                self.devices.route(mac).await
+                self.routes.get(mac).await
             })
             .await?;
         let Some(route) = device.clone() else {
@@ -190,8 +192,15 @@ impl Resolver {
             }
             let entry = load.await?.map(Arc::new);
             if let Ok(json) = serde_json::to_vec(&entry) {
+                // The phone does not wait for the copy: that would be a fourth round trip
+                // in a row for every MAC seen first (an unknown one, or any in a boot
+                // storm). A write racing it is covered like one racing a synchronous copy:
+                // the invalidation's second delete comes well after.
                 let ttl = self.local.ttl.for_entry(&entry);
-                self.shared.set(&cache_key, Bytes::from(json), ttl).await;
+                let shared = self.shared.clone();
+                tokio::spawn(async move {
+                    shared.set(&cache_key, Bytes::from(json), ttl).await;
+                });
             }
             Ok(entry)
         })
