@@ -1,4 +1,5 @@
-//! The registry's last-seen writes (`record_sightings`), run against SQLite and PostgreSQL.
+//! The registry's bulk operations of the phone path, run against SQLite and PostgreSQL:
+//! routes of many MACs at once (`routes`) and last-seen writes (`record_sightings`).
 
 #[macro_use]
 mod common;
@@ -8,13 +9,57 @@ use std::sync::Arc;
 use common::Fixture;
 use common::registry::*;
 
-use signpost_domain::Timestamp;
+use signpost_domain::{Mac, Timestamp};
 use signpost_store::registry::*;
 
 contract!(
+    routes_of_many_macs_in_one_query,
     sightings_update_many_devices_at_once,
     sightings_keep_phone_type_and_carry_any_text,
 );
+
+async fn routes_of_many_macs_in_one_query(r: Arc<SqlRegistry>) {
+    tenant_with_profile(&r, "acme", "desk").await;
+    tenant_with_profile(&r, "globex", "desk").await;
+    let mut own = device(2, None);
+    own.setting_server = Some(url("http://10.0.0.5/snom"));
+    let acme_ops = vec![
+        DeviceOp::Upsert(device(1, Some("desk"))),
+        DeviceOp::Upsert(own),
+    ];
+    r.apply_batch(&ctx("k"), &tid("acme"), acme_ops)
+        .await
+        .unwrap();
+    DeviceRepo::put(&*r, &ctx("k"), &tid("globex"), device(3, None))
+        .await
+        .unwrap();
+    assert!(r.routes(&[]).await.unwrap().is_empty());
+
+    // Unknown MACs are left out, a repeated one is answered (at least) once, and each
+    // route is the device's own, whichever tenant holds it.
+    let mut routes = r
+        .routes(&[mac(3), mac(9), mac(1), mac(2), mac(1)])
+        .await
+        .unwrap();
+    routes.sort_by_key(|(m, _)| *m);
+    routes.dedup_by_key(|(m, _)| *m);
+    let expected = vec![
+        (mac(1), r.route(mac(1)).await.unwrap().unwrap()),
+        (mac(2), r.route(mac(2)).await.unwrap().unwrap()),
+        (mac(3), r.route(mac(3)).await.unwrap().unwrap()),
+    ];
+    assert_eq!(routes, expected);
+    assert_eq!(routes[0].1.profile, Some(pid("desk")));
+    assert_eq!(
+        routes[1].1.setting_server,
+        Some(url("http://10.0.0.5/snom"))
+    );
+    assert_eq!(routes[2].1.tenant, tid("globex"));
+
+    // More MACs than a statement has parameters: they travel as one value.
+    let many: Vec<Mac> = (0..5_000).map(mac).collect();
+    assert_eq!(r.routes(&many).await.unwrap().len(), 3);
+}
 
 async fn sightings_update_many_devices_at_once(r: Arc<SqlRegistry>) {
     tenant_with_profile(&r, "acme", "desk").await;

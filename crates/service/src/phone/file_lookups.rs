@@ -1,44 +1,19 @@
-//! Catalogue lookups of hosted files, batched.
-//!
-//! In a boot storm every phone asks for its own settings file (`{type}-{MAC}.htm`), so each
-//! is a catalogue lookup that no cache can answer. One query per file made the database's
-//! fixed cost per statement (a round trip, a wake-up of its backend) the largest part of a
-//! boot. Here lookups that arrive while others are being fetched wait for the fetch to end
-//! and then go together, one query per tenant. Nothing waits on purpose: a lone lookup goes
-//! out at once, and the busier the catalogue, the larger the batches.
+//! Catalogue lookups of hosted files, batched (see [`super::batched`]): a round is one
+//! query per tenant.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use futures::future::join_all;
+use async_trait::async_trait;
+use futures::future::try_join_all;
 use signpost_domain::{FilePath, TenantId};
-use signpost_store::registry::{FileRecord, FileRepo, RegistryError, RegistryResult};
-use tokio::sync::oneshot;
+use signpost_store::registry::{FileRecord, FileRepo, RegistryResult};
 
-/// Paths per query at most; more wait for the next round.
-const MAX_BATCH: usize = 256;
-
-type Answer = RegistryResult<Option<FileRecord>>;
-
-struct Pending {
-    tenant: TenantId,
-    path: FilePath,
-    reply: oneshot::Sender<Answer>,
-}
-
-#[derive(Default)]
-struct Queue {
-    pending: Vec<Pending>,
-    /// A task is fetching; it takes what is pending when its round ends.
-    fetching: bool,
-}
+use super::batched::{Batched, Fetch};
 
 #[derive(Clone)]
-pub struct FileLookups {
-    repo: Arc<dyn FileRepo>,
-    queue: Arc<Mutex<Queue>>,
-}
+pub struct FileLookups(Batched<Catalogue>);
 
 impl fmt::Debug for FileLookups {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,110 +23,49 @@ impl fmt::Debug for FileLookups {
 
 impl FileLookups {
     pub fn new(repo: Arc<dyn FileRepo>) -> Self {
-        Self {
-            repo,
-            queue: Arc::default(),
-        }
+        Self(Batched::new(Catalogue(repo)))
     }
 
     /// The catalogue row of `path`, fetched together with the lookups around it.
-    pub async fn get(&self, tenant: &TenantId, path: &FilePath) -> Answer {
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut queue = self.lock();
-            queue.pending.push(Pending {
-                tenant: tenant.clone(),
-                path: path.clone(),
-                reply,
-            });
-            !std::mem::replace(&mut queue.fetching, true)
-        };
-        if start {
-            // Its own task: the fetch goes on for the others should this request be dropped.
-            let lookups = self.clone();
-            tokio::spawn(async move { lookups.fetch_until_idle().await });
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(RegistryError::Unavailable(
-                "the catalogue lookup was abandoned".into(),
-            ))
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // A queue is a list and a flag, each changed in one step: still good after a panic.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Rounds of fetching until nothing is pending.
-    async fn fetch_until_idle(&self) {
-        let mut unwinding = Unwinding(Some(self));
-        loop {
-            let round = {
-                let mut queue = self.lock();
-                if queue.pending.is_empty() {
-                    queue.fetching = false;
-                    unwinding.0 = None;
-                    return;
-                }
-                let take = queue.pending.len().min(MAX_BATCH);
-                queue.pending.drain(..take).collect::<Vec<_>>()
-            };
-            let mut by_tenant: HashMap<TenantId, Vec<Pending>> = HashMap::new();
-            for pending in round {
-                by_tenant
-                    .entry(pending.tenant.clone())
-                    .or_default()
-                    .push(pending);
-            }
-            join_all(
-                by_tenant
-                    .into_iter()
-                    .map(|(tenant, pending)| self.fetch(tenant, pending)),
-            )
-            .await;
-        }
-    }
-
-    /// One query for one tenant's lookups; every one of them gets the answer or the error.
-    async fn fetch(&self, tenant: TenantId, pending: Vec<Pending>) {
-        let paths: Vec<&str> = pending.iter().map(|p| p.path.as_str()).collect();
-        match self.repo.get_many(&tenant, &paths).await {
-            Ok(records) => {
-                let found: HashMap<&str, &FileRecord> = records
-                    .iter()
-                    .map(|record| (record.path.as_str(), record))
-                    .collect();
-                for p in pending {
-                    // A receiver that is gone no longer needs its answer.
-                    let record = found.get(p.path.as_str()).map(|r| (*r).clone());
-                    let _ = p.reply.send(Ok(record));
-                }
-            }
-            Err(err) => {
-                let reason = err.to_string();
-                for p in pending {
-                    let _ = p
-                        .reply
-                        .send(Err(RegistryError::Unavailable(reason.clone())));
-                }
-            }
-        }
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        path: &FilePath,
+    ) -> RegistryResult<Option<FileRecord>> {
+        self.0.get((tenant.clone(), path.clone())).await
     }
 }
 
-/// Should a fetch end early (a panic, the runtime shutting down), the lookups still queued
-/// fail at once and the next lookup starts a fetch again, rather than all waiting forever.
-struct Unwinding<'a>(Option<&'a FileLookups>);
+struct Catalogue(Arc<dyn FileRepo>);
 
-impl Drop for Unwinding<'_> {
-    fn drop(&mut self) {
-        if let Some(lookups) = self.0 {
-            let mut queue = lookups.lock();
-            queue.fetching = false;
-            // Dropping a reply tells its asker the lookup was abandoned.
-            queue.pending.clear();
+#[async_trait]
+impl Fetch for Catalogue {
+    type Key = (TenantId, FilePath);
+    type Value = FileRecord;
+
+    async fn fetch(&self, keys: &[Self::Key]) -> RegistryResult<Vec<Option<FileRecord>>> {
+        let mut by_tenant: HashMap<&TenantId, Vec<&str>> = HashMap::new();
+        for (tenant, path) in keys {
+            by_tenant.entry(tenant).or_default().push(path.as_str());
         }
+        let found = try_join_all(by_tenant.into_iter().map(|(tenant, paths)| async move {
+            let records = self.0.get_many(tenant, &paths).await?;
+            Ok::<_, signpost_store::registry::RegistryError>((tenant, records))
+        }))
+        .await?;
+        let found: HashMap<(&TenantId, &str), &FileRecord> = found
+            .iter()
+            .flat_map(|(tenant, records)| {
+                records
+                    .iter()
+                    .map(move |record| ((*tenant, record.path.as_str()), record))
+            })
+            .collect();
+        // A path asked for twice in one round is answered twice.
+        Ok(keys
+            .iter()
+            .map(|(tenant, path)| found.get(&(tenant, path.as_str())).map(|r| (*r).clone()))
+            .collect())
     }
 }
 
@@ -159,7 +73,8 @@ impl Drop for Unwinding<'_> {
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    use async_trait::async_trait;
+    use futures::future::join_all;
+    use signpost_store::registry::RegistryError;
     use signpost_store::registry::{
         ChangeContext, FileSpec, Published, RegistryAdmin, SqlRegistry, TenantRepo, TenantSpec,
         TenantStatus,

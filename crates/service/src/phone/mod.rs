@@ -1,6 +1,8 @@
 //! The phone path: what a booting phone is told, as fast as the caches allow, and the
 //! bookkeeping around it (rate limits, last-seen) kept off its critical path.
 
+mod batched;
+mod device_routes;
 mod entries;
 mod file_lookups;
 mod invalidation;

@@ -142,6 +142,9 @@ pub trait DeviceRepo: Send + Sync + Debug {
     async fn resolve(&self, mac: Mac) -> RegistryResult<Option<Resolution>>;
     /// The owner of a MAC and the device's own redirect fields, whatever the tenant's status.
     async fn route(&self, mac: Mac) -> RegistryResult<Option<DeviceRoute>>;
+    /// The routes of those of `macs` that are registered, in no particular order: one query
+    /// for many lookups (phones booting together are each seen for the first time).
+    async fn routes(&self, macs: &[Mac]) -> RegistryResult<Vec<(Mac, DeviceRoute)>>;
     /// Records when and how phones were last seen; unknown MACs are ignored. Answers how many
     /// devices were updated.
     async fn record_sightings(&self, sightings: &[Sighting]) -> RegistryResult<u64>;

@@ -192,6 +192,44 @@ impl DeviceRepo for SqlRegistry {
         }))
     }
 
+    async fn routes(&self, macs: &[Mac]) -> RegistryResult<Vec<(Mac, DeviceRoute)>> {
+        if macs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The MACs go as one JSON array: one fixed statement whatever their number. On
+        // PostgreSQL `= ANY(ARRAY(...))` probes the primary key once per MAC (as for files).
+        let sql = match self.engine {
+            SqlEngine::Postgres => {
+                "SELECT mac, tenant_id, profile_id, setting_server FROM devices WHERE mac = \
+                 ANY(ARRAY(SELECT json_array_elements_text($1::json)))"
+            }
+            SqlEngine::Sqlite => {
+                "SELECT mac, tenant_id, profile_id, setting_server FROM devices WHERE mac IN \
+                 (SELECT value FROM json_each($1))"
+            }
+        };
+        let wanted: Vec<String> = macs.iter().map(Mac::to_string).collect();
+        let wanted = serde_json::to_string(&wanted)
+            .map_err(|e| RegistryError::Unavailable(format!("encoding MACs: {e}")))?;
+        sqlx::query(sql)
+            .bind(wanted)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| {
+                Ok((
+                    rows::parsed(row, "mac")?,
+                    DeviceRoute {
+                        tenant: rows::parsed(row, "tenant_id")?,
+                        profile: rows::opt_parsed(row, "profile_id")?,
+                        setting_server: rows::opt_parsed(row, "setting_server")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     async fn record_sightings(&self, sightings: &[Sighting]) -> RegistryResult<u64> {
         // The latest sighting per MAC: one statement must not update a row twice.
         let mut latest: HashMap<Mac, &Sighting> = HashMap::with_capacity(sightings.len());
