@@ -10,8 +10,9 @@
 #
 # What it does: seeds 10,000 devices on embedded defaults (a hosted profile, so each answer
 # carries a per-device token), restarts the server under callgrind, warms the caches with
-# 20 s of `redirect` over 1,000 of them (5% unknown MACs, both path forms; the start-up
-# blob sweep is over by then), zeroes the counters, measures 10 s more, and divides.
+# 20 s of `redirect` over 1,000 of them (5% unknown MACs, both path forms; the first blob
+# sweep comes 10 minutes after the start), zeroes the counters, measures 10 s more, and
+# divides.
 # Under valgrind the CPU has no SHA extensions, so the token's HMAC-SHA256 counts in its
 # portable form: dearer than on real hardware.
 set -euo pipefail
