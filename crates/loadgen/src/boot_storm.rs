@@ -5,7 +5,7 @@
 //! last answer, so phones kept waiting by a full `--concurrency` count that wait.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::fleet::{FleetArgs, source_address};
 use crate::http::{Connection, Target};
-use crate::report::{Recorder, RunMeta, RunReport};
+use crate::report::{Recorder, RunMeta, RunReport, SplitTimes};
 
 #[derive(Debug, Clone, Args)]
 pub struct BootStormArgs {
@@ -41,7 +41,7 @@ pub async fn run(target: &Target, label: &str, args: &BootStormArgs) -> anyhow::
     let phones = args.phones.unwrap_or(args.fleet.devices);
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     let recorder = Recorder::new(Duration::ZERO);
-    let steps = Arc::new(Mutex::new(StepTimes::default()));
+    let steps = Arc::new(SplitTimes::new());
     let permits = Arc::new(Semaphore::new(args.concurrency));
     let shared = Arc::new((target.clone(), args.clone()));
     let started = recorder.measure_from();
@@ -84,15 +84,7 @@ pub async fn run(target: &Target, label: &str, args: &BootStormArgs) -> anyhow::
             "all at once".into()
         },
     );
-    let times = steps.lock().expect("poisoned");
-    for (name, hist) in STEPS.iter().zip(&times.0) {
-        if !hist.is_empty() {
-            settings.insert(
-                format!("p99 {name}"),
-                format!("{:.3} ms", hist.value_at_quantile(0.99) as f64 / 1000.0),
-            );
-        }
-    }
+    steps.add_p99s(STEPS, &mut settings);
     let meta = RunMeta {
         scenario: "boot-storm".into(),
         label: label.into(),
@@ -104,24 +96,12 @@ pub async fn run(target: &Target, label: &str, args: &BootStormArgs) -> anyhow::
     Ok(recorder.finish(meta, elapsed))
 }
 
-/// Per-step latencies of successful requests, in microseconds.
-#[derive(Debug)]
-struct StepTimes([hdrhistogram::Histogram<u64>; 4]);
-
-impl Default for StepTimes {
-    fn default() -> Self {
-        Self(std::array::from_fn(|_| {
-            hdrhistogram::Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid bounds")
-        }))
-    }
-}
-
 /// One phone's boot; the error is the report's error kind (`redirect_status_503`, …).
 async fn boot(
     target: &Target,
     args: &BootStormArgs,
     phone: u64,
-    steps: &Mutex<StepTimes>,
+    steps: &SplitTimes<4>,
 ) -> Result<(), String> {
     let fleet = &args.fleet;
     let mac = fleet.registered(phone).to_string();
@@ -149,8 +129,7 @@ async fn boot(
             if response.status != 200 {
                 return Err(format!("{}_status_{}", STEPS[step], response.status));
             }
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            steps.lock().expect("poisoned").0[step].saturating_record(micros.max(1));
+            steps.record(step, started.elapsed());
             Ok(response)
         }
     };

@@ -19,7 +19,7 @@ use clap::{Args, ValueEnum};
 
 use crate::fleet::{FleetArgs, Mac, source_address};
 use crate::http::{HttpError, KeepAlive, Target};
-use crate::report::{Recorder, RunMeta, RunReport};
+use crate::report::{Recorder, RunMeta, RunReport, SplitTimes};
 use crate::watch::Watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,13 +82,19 @@ pub async fn run(
     let stop = recorder.measure_from() + Duration::from_secs_f64(args.duration);
     let schedule = (args.rate > 0.0).then(|| Arc::new(Schedule::new(args.rate)));
     let shared = Arc::new((target.clone(), args.clone()));
+    let by_mac = Arc::new(SplitTimes::new());
     let tasks: Vec<_> = (0..args.connections)
         .map(|index| {
             let (shared, recorder) = (shared.clone(), recorder.clone());
-            let schedule = schedule.clone();
+            let (schedule, by_mac) = (schedule.clone(), by_mac.clone());
             tokio::spawn(async move {
                 let (target, args) = (&shared.0, &shared.1);
-                connection(target, args, index, schedule.as_deref(), &recorder, stop).await;
+                let measure = Measure {
+                    recorder: &recorder,
+                    by_mac: &by_mac,
+                    stop,
+                };
+                connection(target, args, index, schedule.as_deref(), measure).await;
             })
         })
         .collect();
@@ -108,6 +114,7 @@ pub async fn run(
         .map(|p| format!("{p:?}").to_lowercase())
         .collect();
     settings.insert("paths".into(), paths.join(","));
+    by_mac.add_p99s(MAC_KINDS, &mut settings);
     settings.insert(
         "rate".into(),
         if args.rate > 0.0 {
@@ -127,6 +134,17 @@ pub async fn run(
     let mut report = recorder.finish(meta, Duration::from_secs_f64(args.duration));
     report.server = watch.map(|w| w.finish(report.ok)).transpose()?;
     Ok(report)
+}
+
+/// Known and unknown MACs, for their p99s apart (an unknown MAC takes the longer way
+/// through the caches and the registry).
+const MAC_KINDS: [&str; 2] = ["known", "unknown"];
+
+/// Where one connection's samples go, and when it stops.
+struct Measure<'a> {
+    recorder: &'a Recorder,
+    by_mac: &'a SplitTimes<2>,
+    stop: Instant,
 }
 
 /// Every registered MAC once, over `--connections` keep-alive connections.
@@ -208,9 +226,13 @@ async fn connection(
     args: &RedirectArgs,
     index: u64,
     schedule: Option<&Schedule>,
-    recorder: &Recorder,
-    stop: Instant,
+    measure: Measure<'_>,
 ) {
+    let Measure {
+        recorder,
+        by_mac,
+        stop,
+    } = measure;
     let mut rng = SplitMix(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5157);
     let timeout = Duration::from_secs_f64(args.timeout);
     let mut conn = KeepAlive::new(target.addr, Some(source_address(index)));
@@ -255,6 +277,9 @@ async fn connection(
                     recorder.error(started, "wrong_answer");
                 } else {
                     recorder.ok(started, latency, 1);
+                    if started >= recorder.measure_from() {
+                        by_mac.record(usize::from(unknown), latency);
+                    }
                 }
             }
             Err(err) => {

@@ -168,6 +168,37 @@ impl Samples {
     }
 }
 
+/// Latencies of successful operations split by kind (the steps of a boot; known and
+/// unknown MACs), for the per-kind p99s a report's settings carry.
+#[derive(Debug)]
+pub struct SplitTimes<const N: usize>(Mutex<[Histogram<u64>; N]>);
+
+impl<const N: usize> SplitTimes<N> {
+    pub fn new() -> Self {
+        Self(Mutex::new(std::array::from_fn(|_| histogram())))
+    }
+
+    pub fn record(&self, kind: usize, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, HIGHEST_MICROS);
+        self.0.lock().expect("split times poisoned")[kind].saturating_record(micros);
+    }
+
+    /// `p99 {name}` for each kind that has samples.
+    pub fn add_p99s(&self, names: [&str; N], settings: &mut BTreeMap<String, String>) {
+        let times = self.0.lock().expect("split times poisoned");
+        for (name, hist) in names.iter().zip(times.iter()) {
+            if !hist.is_empty() {
+                settings.insert(
+                    format!("p99 {name}"),
+                    format!("{:.3} ms", ms(hist.value_at_quantile(0.99))),
+                );
+            }
+        }
+    }
+}
+
 /// Log-spaced buckets (10 per decade) of the histogram, for plotting. Each recorded value
 /// lands in exactly one bucket, so the counts add up to the histogram's.
 fn buckets(h: &Histogram<u64>) -> Vec<Bucket> {
@@ -300,6 +331,18 @@ mod tests {
             unit: "request".into(),
             settings: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn split_times_give_a_p99_per_kind_that_has_samples() {
+        let split = SplitTimes::new();
+        for ms in 1..=100 {
+            split.record(0, Duration::from_millis(ms));
+        }
+        let mut settings = BTreeMap::new();
+        split.add_p99s(["known", "unknown"], &mut settings);
+        assert_eq!(settings.get("p99 known").map(String::as_str), Some("99.007 ms"));
+        assert!(!settings.contains_key("p99 unknown"), "no samples, no figure");
     }
 
     #[test]
