@@ -341,8 +341,14 @@ mod tests {
         }
         let mut settings = BTreeMap::new();
         split.add_p99s(["known", "unknown"], &mut settings);
-        assert_eq!(settings.get("p99 known").map(String::as_str), Some("99.007 ms"));
-        assert!(!settings.contains_key("p99 unknown"), "no samples, no figure");
+        assert_eq!(
+            settings.get("p99 known").map(String::as_str),
+            Some("99.007 ms")
+        );
+        assert!(
+            !settings.contains_key("p99 unknown"),
+            "no samples, no figure"
+        );
     }
 
     #[test]
