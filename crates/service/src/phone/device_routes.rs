@@ -2,7 +2,6 @@
 //! is one query, whatever the tenants.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,14 +10,8 @@ use signpost_store::registry::{DeviceRepo, DeviceRoute, RegistryResult};
 
 use super::batched::{Batched, Fetch};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DeviceRoutes(Batched<Routes>);
-
-impl fmt::Debug for DeviceRoutes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceRoutes").finish_non_exhaustive()
-    }
-}
 
 impl DeviceRoutes {
     pub fn new(devices: Arc<dyn DeviceRepo>) -> Self {

@@ -2,7 +2,6 @@
 //! query per tenant.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,14 +11,8 @@ use signpost_store::registry::{FileRecord, FileRepo, RegistryResult};
 
 use super::batched::{Batched, Fetch};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FileLookups(Batched<Catalogue>);
-
-impl fmt::Debug for FileLookups {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileLookups").finish_non_exhaustive()
-    }
-}
 
 impl FileLookups {
     pub fn new(repo: Arc<dyn FileRepo>) -> Self {

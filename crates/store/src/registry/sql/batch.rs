@@ -8,8 +8,8 @@ use sqlx::AnyConnection;
 
 use super::rows::{self, DEVICE_COLUMNS};
 use super::{
-    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, list_placeholders,
-    unavailable, values_placeholders,
+    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, json_param,
+    list_placeholders, unavailable, values_placeholders,
 };
 use crate::registry::{
     BatchItemError, BatchItemReason, BatchSummary, ChangeContext, Device, DeviceOp, RegistryError,
@@ -326,8 +326,7 @@ async fn upsert_devices_json(
             updated_at: device.updated_at.unix_millis(),
         })
         .collect();
-    let json = serde_json::to_string(&rows)
-        .map_err(|err| RegistryError::Unavailable(format!("cannot encode devices: {err}")))?;
+    let json = json_param("devices", &rows)?;
     let written: HashSet<String> = sqlx::query_scalar::<_, String>(
         "INSERT INTO devices (mac, tenant_id, profile_id, setting_server, label, created_at, updated_at) \
          SELECT mac, tenant_id, profile_id, setting_server, label, created_at, updated_at \

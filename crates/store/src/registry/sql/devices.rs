@@ -6,7 +6,7 @@ use signpost_domain::{Mac, TenantId};
 use sqlx::AnyConnection;
 
 use super::rows::{self, DEVICE_COLUMNS};
-use super::{SqlEngine, SqlRegistry, corrupt, unavailable, values_placeholders};
+use super::{SqlEngine, SqlRegistry, corrupt, json_param, unavailable, values_placeholders};
 use crate::registry::{
     BatchItemReason, BatchSummary, ChangeContext, Device, DeviceFilter, DeviceOp, DeviceRepo,
     DeviceRoute, DeviceSpec, RegistryError, RegistryResult, Resolution, ResolutionSource, Sighting,
@@ -209,8 +209,7 @@ impl DeviceRepo for SqlRegistry {
             }
         };
         let wanted: Vec<String> = macs.iter().map(Mac::to_string).collect();
-        let wanted = serde_json::to_string(&wanted)
-            .map_err(|e| RegistryError::Unavailable(format!("encoding MACs: {e}")))?;
+        let wanted = json_param("MACs", &wanted)?;
         sqlx::query(sql)
             .bind(wanted)
             .fetch_all(&self.pool)
@@ -273,8 +272,7 @@ impl DeviceRepo for SqlRegistry {
 /// planned afresh every time).
 async fn sightings_as_json(conn: &mut AnyConnection, chunk: &[&Sighting]) -> RegistryResult<u64> {
     let rows: Vec<SeenRow<'_>> = chunk.iter().map(|s| SeenRow::from(*s)).collect();
-    let json = serde_json::to_string(&rows)
-        .map_err(|err| RegistryError::Unavailable(format!("cannot encode sightings: {err}")))?;
+    let json = json_param("sightings", &rows)?;
     Ok(sqlx::query(SIGHTINGS_POSTGRES)
         .bind(json)
         .execute(conn)

@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 
 use super::rows::{self, FILE_COLUMNS};
 use super::{
-    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, corrupt,
+    NewEvent, ROWS_PER_STATEMENT, SqlEngine, SqlRegistry, append_events, corrupt, json_param,
     list_placeholders, unavailable,
 };
 use crate::registry::{
@@ -185,8 +185,7 @@ impl FileRepo for SqlRegistry {
                  (SELECT value FROM json_each($2))"
             ),
         };
-        let wanted = serde_json::to_string(paths)
-            .map_err(|e| RegistryError::Unavailable(format!("encoding paths: {e}")))?;
+        let wanted = json_param("paths", &paths)?;
         sqlx::query(&sql)
             .bind(tenant.as_str())
             .bind(wanted)

@@ -235,6 +235,12 @@ pub(crate) fn unavailable(e: sqlx::Error) -> RegistryError {
     RegistryError::Unavailable(e.to_string())
 }
 
+/// Rows or keys sent as one JSON parameter: one fixed statement whatever their number.
+pub(crate) fn json_param(what: &str, value: &impl Serialize) -> RegistryResult<String> {
+    serde_json::to_string(value)
+        .map_err(|err| RegistryError::Unavailable(format!("cannot encode {what}: {err}")))
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> RegistryError {
     RegistryError::Corrupt(format!("{what}: {value:?}"))
 }
@@ -264,8 +270,7 @@ async fn append_events_json(
             after_json: event.after.as_deref(),
         })
         .collect();
-    let json = serde_json::to_string(&rows)
-        .map_err(|err| RegistryError::Unavailable(format!("cannot encode events: {err}")))?;
+    let json = json_param("events", &rows)?;
     sqlx::query(
         "INSERT INTO events (tenant_id, actor, action, target, before_json, after_json, request_id, at) \
          SELECT tenant_id, $2, action, target, before_json, after_json, $3, $4 \
