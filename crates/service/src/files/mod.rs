@@ -31,8 +31,10 @@ pub use token::DeviceTokens;
 pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 /// Blobs younger than this are never swept: their upload may still be about to commit.
 const SWEEP_GRACE: Duration = Duration::from_secs(3600);
-/// Blobs examined per page while sweeping.
-const SWEEP_PAGE: usize = 500;
+/// Blobs examined per page while sweeping. The local store reads a tenant's whole directory
+/// for each page, so pages are large (S3 serves one in requests of 1,000); the registry
+/// check is chunked below it.
+const SWEEP_PAGE: usize = 5_000;
 
 /// How large files may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
