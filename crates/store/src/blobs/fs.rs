@@ -9,12 +9,11 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncWriteExt;
 
+mod read;
 mod walk;
 
 use super::{
@@ -155,9 +154,7 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<BlobObject, BlobError> {
         let path = self.path_of(key)?;
-        tokio::task::spawn_blocking(move || open_blob(&path, range))
-            .await
-            .map_err(|e| BlobError::Backend(format!("reading the blob: {e}")))?
+        read::open_blob(&path, range).await
     }
 
     async fn head(&self, key: &BlobKey) -> Result<BlobMeta, BlobError> {
@@ -222,74 +219,6 @@ impl BlobStore for FsBlobStore {
         probe.disarm();
         Ok(())
     }
-}
-
-/// Every blob under `root` whose key starts with `prefix` and sorts after `start_after`, in
-/// no particular order. Only the directories that can hold such keys are read.
-/// Opens, sizes and positions a blob in one trip to the blocking pool, and reads a slice of
-/// up to one chunk (a phone's settings file) there too: serving it then costs one hand-off
-/// between threads, not one for each of open, metadata, read and end of file. Larger
-/// slices stream from the open file.
-fn open_blob(path: &Path, range: Option<ByteRange>) -> Result<BlobObject, BlobError> {
-    use std::io::{Read, Seek};
-
-    let mut file = std::fs::File::open(path).map_err(|e| not_found_or("opening the blob", e))?;
-    // Size from the open file, not the path: a concurrent put may already have replaced it.
-    let meta = file
-        .metadata()
-        .map_err(|e| io_error("reading the blob's metadata", e))?;
-    if !meta.is_file() {
-        return Err(BlobError::NotFound);
-    }
-    let total_size = meta.len();
-    let Some(last_byte) = total_size.checked_sub(1) else {
-        return Ok(BlobObject {
-            total_size,
-            first: 0,
-            last: None,
-            body: Box::pin(futures::stream::empty()),
-        });
-    };
-    let (first, last) = match range {
-        None => (0, last_byte),
-        Some(ByteRange {
-            start,
-            end_inclusive,
-        }) => {
-            let last = end_inclusive.map_or(last_byte, |end| end.min(last_byte));
-            if start > last {
-                return Err(BlobError::RangeNotSatisfiable { total_size });
-            }
-            (start, last)
-        }
-    };
-    if first > 0 {
-        file.seek(io::SeekFrom::Start(first))
-            .map_err(|e| io_error("seeking in the blob", e))?;
-    }
-    let length = last - first + 1;
-    let body = if length <= READ_CHUNK as u64 {
-        let mut bytes = Vec::with_capacity(READ_CHUNK.min(length as usize));
-        file.take(length)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error("reading the blob", e))?;
-        if bytes.len() as u64 != length {
-            return Err(io_error(
-                "reading the blob",
-                io::Error::new(io::ErrorKind::UnexpectedEof, "shorter than its size"),
-            ));
-        }
-        futures::stream::once(futures::future::ready(Ok(Bytes::from(bytes)))).boxed()
-    } else {
-        let file = tokio::fs::File::from_std(file).take(length);
-        ReaderStream::with_capacity(file, READ_CHUNK).boxed()
-    };
-    Ok(BlobObject {
-        total_size,
-        first,
-        last: Some(last),
-        body,
-    })
 }
 
 /// Best effort: a crash between creating a temporary file and renaming it leaves it behind.
