@@ -1,9 +1,9 @@
-//! Registry lookups batched.
+//! Lookups batched.
 //!
 //! In a boot storm every phone is a lookup no cache can answer: its device, seen for the
-//! first time, and its own settings file (`{type}-{MAC}.htm`). One query each made the
-//! database's fixed cost per statement (a round trip, a wake-up of its backend) the largest
-//! part of a boot. Here lookups that arrive while others are being fetched wait for that
+//! first time, its own settings file (`{type}-{MAC}.htm`), and a lease from the shared rate
+//! limiter for its address. One query or script run each made the backend's fixed cost per
+//! call (a round trip, a wake-up, a script's set-up) the largest part of a boot. Here lookups that arrive while others are being fetched wait for that
 //! fetch to end and then go together, as one round. Nothing waits on purpose: a lone lookup
 //! goes out at once, and the busier the registry, the larger the rounds.
 
@@ -11,26 +11,28 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use signpost_store::registry::{RegistryError, RegistryResult};
 use tokio::sync::oneshot;
 
 /// Keys per round at most; more wait for the next round.
 const MAX_BATCH: usize = 256;
 
-/// One round of lookups against the registry.
+/// One round of lookups against a backend.
 #[async_trait]
 pub trait Fetch: Send + Sync + 'static {
     type Key: Send + 'static;
     type Value: Send + 'static;
+    type Error: fmt::Display + Send + 'static;
     /// What is known of each key, in the order of `keys`. An error fails the whole round.
-    async fn fetch(&self, keys: &[Self::Key]) -> RegistryResult<Vec<Option<Self::Value>>>;
+    async fn fetch(&self, keys: &[Self::Key]) -> Result<Vec<Option<Self::Value>>, Self::Error>;
+    /// What each asker of a round that failed or was abandoned gets.
+    fn lost(reason: &str) -> Self::Error;
 }
 
-type Answer<V> = RegistryResult<Option<V>>;
-type Reply<V> = oneshot::Sender<Answer<V>>;
+type Answer<F> = Result<Option<<F as Fetch>::Value>, <F as Fetch>::Error>;
+type Reply<F> = oneshot::Sender<Answer<F>>;
 
 struct Queue<F: Fetch> {
-    pending: Vec<(F::Key, Reply<F::Value>)>,
+    pending: Vec<(F::Key, Reply<F>)>,
     /// A task is fetching; it takes what is pending when its round ends.
     fetching: bool,
 }
@@ -66,8 +68,13 @@ impl<F: Fetch> Batched<F> {
         }
     }
 
+    /// The fetcher, for a lookup that should not wait for a round.
+    pub fn fetcher(&self) -> &F {
+        &self.fetcher
+    }
+
     /// What is known of `key`, fetched together with the lookups around it.
-    pub async fn get(&self, key: F::Key) -> Answer<F::Value> {
+    pub async fn get(&self, key: F::Key) -> Answer<F> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut queue = self.lock();
@@ -79,11 +86,9 @@ impl<F: Fetch> Batched<F> {
             let batched = self.clone();
             tokio::spawn(async move { batched.fetch_until_idle().await });
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(RegistryError::Unavailable(
-                "the registry lookup was abandoned".into(),
-            ))
-        })
+        answer
+            .await
+            .unwrap_or_else(|_| Err(F::lost("the lookup was abandoned")))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue<F>> {
@@ -112,16 +117,16 @@ impl<F: Fetch> Batched<F> {
                         let _ = reply.send(Ok(answer));
                     }
                 }
-                Ok(_) => fail_all(replies, "the registry answered a different number of keys"),
-                Err(err) => fail_all(replies, &err.to_string()),
+                Ok(_) => fail_all::<F>(replies, "the backend answered a different number of keys"),
+                Err(err) => fail_all::<F>(replies, &err.to_string()),
             }
         }
     }
 }
 
-fn fail_all<V>(replies: Vec<Reply<V>>, reason: &str) {
+fn fail_all<F: Fetch>(replies: Vec<Reply<F>>, reason: &str) {
     for reply in replies {
-        let _ = reply.send(Err(RegistryError::Unavailable(reason.to_owned())));
+        let _ = reply.send(Err(F::lost(reason)));
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use signpost_domain::Mac;
-use signpost_store::registry::{DeviceRepo, DeviceRoute, RegistryResult};
+use signpost_store::registry::{DeviceRepo, DeviceRoute, RegistryError, RegistryResult};
 
 use super::batched::{Batched, Fetch};
 
@@ -30,9 +30,14 @@ struct Routes(Arc<dyn DeviceRepo>);
 impl Fetch for Routes {
     type Key = Mac;
     type Value = DeviceRoute;
+    type Error = RegistryError;
 
     async fn fetch(&self, macs: &[Mac]) -> RegistryResult<Vec<Option<DeviceRoute>>> {
         let found: HashMap<Mac, DeviceRoute> = self.0.routes(macs).await?.into_iter().collect();
         Ok(macs.iter().map(|mac| found.get(mac).cloned()).collect())
+    }
+
+    fn lost(reason: &str) -> RegistryError {
+        RegistryError::Unavailable(reason.to_owned())
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use signpost_domain::{FilePath, TenantId};
-use signpost_store::registry::{FileRecord, FileRepo, RegistryResult};
+use signpost_store::registry::{FileRecord, FileRepo, RegistryError, RegistryResult};
 
 use super::batched::{Batched, Fetch};
 
@@ -35,6 +35,7 @@ struct Catalogue(Arc<dyn FileRepo>);
 impl Fetch for Catalogue {
     type Key = (TenantId, FilePath);
     type Value = FileRecord;
+    type Error = RegistryError;
 
     async fn fetch(&self, keys: &[Self::Key]) -> RegistryResult<Vec<Option<FileRecord>>> {
         let mut by_tenant: HashMap<&TenantId, Vec<&str>> = HashMap::new();
@@ -43,7 +44,7 @@ impl Fetch for Catalogue {
         }
         let found = try_join_all(by_tenant.into_iter().map(|(tenant, paths)| async move {
             let records = self.0.get_many(tenant, &paths).await?;
-            Ok::<_, signpost_store::registry::RegistryError>((tenant, records))
+            Ok::<_, RegistryError>((tenant, records))
         }))
         .await?;
         let found: HashMap<(&TenantId, &str), &FileRecord> = found
@@ -59,6 +60,10 @@ impl Fetch for Catalogue {
             .iter()
             .map(|(tenant, path)| found.get(&(tenant, path.as_str())).map(|r| (*r).clone()))
             .collect())
+    }
+
+    fn lost(reason: &str) -> RegistryError {
+        RegistryError::Unavailable(reason.to_owned())
     }
 }
 

@@ -16,7 +16,8 @@
 //! A lease is at most a tenth of the burst and a tenth of a second of refill, and it expires
 //! after [`LEASE_TTL`]: tokens a replica leased but did not use are lost, so leasing only
 //! ever makes the limit stricter. A block another replica caused is seen here at the next
-//! lease (within [`LEASE_TTL`]) or at this replica's next miss.
+//! lease (within [`LEASE_TTL`]) or at this replica's next miss. Leases of many new sources
+//! go to the shared limiter together ([`super::leases`]).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -24,9 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache as Moka;
-use signpost_store::ratelimit::{BucketRule, Decision, MemoryRateLimiter, RateLimiter, Take};
+use signpost_store::ratelimit::{BucketRule, Decision, RateLimiter, Take};
 
-use super::shared::Breaker;
+use super::leases::{Buckets, LeaseAnswer, Leases};
 
 /// The two buckets' shapes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,8 +36,7 @@ pub struct PhoneRateLimits {
     pub misses: BucketRule,
 }
 
-/// Addresses whose buckets this replica keeps when it falls back to local limits, and whose
-/// leases and blocks it remembers.
+/// Addresses whose leases and blocks this replica remembers.
 const LOCAL_ADDRESSES: u64 = 100_000;
 
 /// How long leased tokens may be spent, and how stale a source's view of the shared miss
@@ -60,9 +60,8 @@ struct SourceState {
 #[derive(Clone)]
 pub struct SourceLimits {
     rules: Option<PhoneRateLimits>,
-    shared: Arc<dyn RateLimiter>,
-    local: Arc<dyn RateLimiter>,
-    breaker: Arc<Breaker>,
+    buckets: Arc<Buckets>,
+    leases: Option<Leases>,
     sources: Moka<IpAddr, Arc<Mutex<SourceState>>>,
 }
 
@@ -77,11 +76,11 @@ impl fmt::Debug for SourceLimits {
 impl SourceLimits {
     /// `rules: None` turns limiting off.
     pub fn new(rules: Option<PhoneRateLimits>, shared: Arc<dyn RateLimiter>) -> Self {
+        let buckets = Arc::new(Buckets::new(shared));
         Self {
             rules,
-            shared,
-            local: Arc::new(MemoryRateLimiter::new(LOCAL_ADDRESSES)),
-            breaker: Arc::new(Breaker::new("shared rate limiter")),
+            leases: rules.map(|rules| Leases::new(rules, buckets.clone())),
+            buckets,
             sources: Moka::builder()
                 .max_capacity(LOCAL_ADDRESSES)
                 .time_to_idle(SOURCE_IDLE)
@@ -105,31 +104,21 @@ impl SourceLimits {
             }
         }
         // The lease is spent: take the next one, and look at the shared miss bucket again.
-        // Looking takes no token, so both go out together: one call to the shared limiter
-        // (one script run in Redis), not two, for every new source (in a boot storm, every
-        // phone).
+        // Looking takes no token, so both go out together, and together with the other
+        // sources' leases asked for meanwhile: in a boot storm every phone is a new source.
         let lease = lease_size(rules.requests);
-        let request_key = key("req", source);
-        let miss_key = key("miss", source);
         let mut taken = lease;
-        let [mut decision, misses] = self
-            .take_all([
-                Take {
-                    key: &request_key,
-                    rule: rules.requests,
-                    cost: lease,
-                },
-                Take {
-                    key: &miss_key,
-                    rule: rules.misses,
-                    cost: 0,
-                },
-            ])
-            .await;
+        let LeaseAnswer {
+            lease: mut decision,
+            misses,
+        } = match &self.leases {
+            Some(leases) => leases.take(source).await,
+            None => return None,
+        };
         if lease > 1 && matches!(decision, Decision::Limited { .. }) {
             // Too few tokens left for a whole lease: this request may still have one.
             taken = 1;
-            decision = self.take(&request_key, rules.requests, 1).await;
+            decision = self.take(&key("req", source), rules.requests, 1).await;
         }
         if let Decision::Limited { retry_after } = decision {
             lock(&state).block(now, retry_after);
@@ -187,23 +176,7 @@ impl SourceLimits {
     /// Takes from the shared buckets in one round trip, or from the local ones while the
     /// shared ones are out of reach.
     async fn take_all<const N: usize>(&self, takes: [Take<'_>; N]) -> [Decision; N] {
-        if self.breaker.allows() {
-            match self.shared.take_all(&takes).await {
-                Ok(decisions) => {
-                    if let Ok(decisions) = <[Decision; N]>::try_from(decisions) {
-                        self.breaker.succeeded();
-                        return decisions;
-                    }
-                }
-                Err(err) => self.breaker.failed(&err),
-            }
-        }
-        // The local buckets cannot fail, nor answer a different number of takes.
-        self.local
-            .take_all(&takes)
-            .await
-            .ok()
-            .and_then(|decisions| <[Decision; N]>::try_from(decisions).ok())
+        <[Decision; N]>::try_from(self.buckets.take_all(&takes).await)
             .unwrap_or([Decision::Allowed; N])
     }
 
@@ -241,12 +214,12 @@ fn lock(state: &Mutex<SourceState>) -> std::sync::MutexGuard<'_, SourceState> {
 
 /// Tokens taken from the shared request bucket at a time: at most a tenth of the burst and
 /// a tenth of a second of refill, at least one.
-fn lease_size(rule: BucketRule) -> u32 {
+pub(super) fn lease_size(rule: BucketRule) -> u32 {
     let by_burst = rule.burst / 10;
     let by_rate = (rule.per_second.max(0.0) / 10.0).min(f64::from(u32::MAX)) as u32;
     by_burst.min(by_rate).max(1)
 }
 
-fn key(kind: &str, source: IpAddr) -> String {
+pub(super) fn key(kind: &str, source: IpAddr) -> String {
     format!("{kind}:{source}")
 }

@@ -6,6 +6,7 @@ mod device_routes;
 mod entries;
 mod file_lookups;
 mod invalidation;
+mod leases;
 mod limits;
 mod resolver;
 mod shared;
