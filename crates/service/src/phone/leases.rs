@@ -87,10 +87,7 @@ impl Leases {
         match self.0.get(source).await {
             Ok(Some(answer)) => answer,
             // A round abandoned (the runtime shutting down): this source's takes alone.
-            Ok(None) | Err(_) => {
-                let round = &self.0.fetcher();
-                round.decide(&[source]).await[0]
-            }
+            Ok(None) | Err(_) => self.0.fetcher().decide(&[source]).await[0],
         }
     }
 }
