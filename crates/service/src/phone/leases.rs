@@ -15,11 +15,8 @@ use async_trait::async_trait;
 use signpost_store::ratelimit::{Decision, MemoryRateLimiter, RateLimitError, RateLimiter, Take};
 
 use super::batched::{Batched, Fetch};
-use super::limits::{PhoneRateLimits, key, lease_size};
+use super::limits::{LOCAL_ADDRESSES, PhoneRateLimits, key, lease_size};
 use super::shared::Breaker;
-
-/// Addresses whose buckets this replica keeps when it falls back to local limits.
-const LOCAL_ADDRESSES: u64 = 100_000;
 
 /// The shared buckets, or this replica's own while the shared ones are out of reach.
 pub(super) struct Buckets {

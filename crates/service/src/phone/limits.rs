@@ -36,8 +36,9 @@ pub struct PhoneRateLimits {
     pub misses: BucketRule,
 }
 
-/// Addresses whose leases and blocks this replica remembers.
-const LOCAL_ADDRESSES: u64 = 100_000;
+/// Addresses whose leases and blocks this replica remembers, and whose buckets it keeps
+/// when it falls back to local limits.
+pub(super) const LOCAL_ADDRESSES: u64 = 100_000;
 
 /// How long leased tokens may be spent, and how stale a source's view of the shared miss
 /// bucket may get.
