@@ -40,7 +40,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(cli::run(cli.command, config));
+    // The command runs on one of the runtime's workers rather than on this thread: a task a
+    // worker spawns (each connection the server accepts) starts in that worker's own queue,
+    // while one spawned from outside the pool goes through the shared queue and wakes a
+    // worker, a thread switch per connection (five per booting phone).
+    let outcome = runtime.block_on(async {
+        tokio::spawn(cli::run(cli.command, config))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the command stopped: {e}")))
+    });
     telemetry::flush();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
