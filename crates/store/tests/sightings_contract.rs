@@ -204,3 +204,27 @@ async fn sightings_keep_phone_type_and_carry_any_text(r: Arc<SqlRegistry>) {
     assert_eq!(d2.phone_type.unwrap().as_str(), "snom710");
     assert_eq!(r.record_sightings(&[]).await.unwrap(), 0);
 }
+
+/// PostgreSQL only: the devices table leaves room on each page, so that a last-seen write
+/// (a new version of the whole row) stays on its page and touches no index.
+#[tokio::test]
+async fn postgres_devices_leave_room_for_last_seen_writes() {
+    let Some(fixture) = Fixture::postgres().await else {
+        return;
+    };
+    let url = fixture
+        .postgres_url()
+        .expect("a PostgreSQL fixture")
+        .to_owned();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let options: Option<Vec<String>> =
+        sqlx::query_scalar("SELECT reloptions FROM pg_class WHERE relname = 'devices'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(options, Some(vec!["fillfactor=70".to_owned()]));
+    sqlx::Connection::close(conn).await.unwrap();
+    fixture.finish().await;
+}

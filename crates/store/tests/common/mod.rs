@@ -43,6 +43,12 @@ impl Fixture {
         })
     }
 
+    /// The database's URL, on PostgreSQL.
+    #[allow(dead_code)] // only some suites look at the database directly
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|database| database.url.as_str())
+    }
+
     pub async fn finish(self) {
         self.registry.close().await;
         if let Some(database) = self.postgres {
