@@ -103,7 +103,7 @@ impl HostedFiles {
             .ok_or(ServiceError::NotFound)?;
         // A token outlives nothing: once the device is deleted or moves to another tenant,
         // its URL stops working.
-        if self.phone.device_owner(mac).await?.as_ref() != Some(tenant) {
+        if !self.phone.device_is_in(mac, tenant).await? {
             return Err(ServiceError::NotFound);
         }
         Ok(mac)

@@ -132,14 +132,10 @@ impl PhoneRedirects {
         }
     }
 
-    /// The tenant a MAC is registered to, through the same cache tiers as a redirect.
-    pub async fn device_owner(&self, mac: Mac) -> RegistryResult<Option<TenantId>> {
-        Ok(self
-            .resolver
-            .lookup(mac)
-            .await?
-            .device
-            .map(|route| route.tenant.clone()))
+    /// Whether a MAC is registered to `tenant`, through the same cache tiers as a redirect.
+    pub async fn device_is_in(&self, mac: Mac, tenant: &TenantId) -> RegistryResult<bool> {
+        let route = self.resolver.device(mac).await?;
+        Ok(route.is_some_and(|route| route.tenant == *tenant))
     }
 
     /// A tenant's cached status, default and file-token epoch.

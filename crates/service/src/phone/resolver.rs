@@ -117,13 +117,18 @@ impl Resolver {
         .await
     }
 
+    /// A MAC's device entry alone, through the tiers: what a hosted-file request checks its
+    /// token against, without the tenant and profile entries a redirect needs.
+    pub async fn device(&self, mac: Mac) -> RegistryResult<Cached<DeviceRoute>> {
+        self.entry(&self.local.devices, mac, || EntryKey::Device(mac), async {
+            self.routes.get(mac).await
+        })
+        .await
+    }
+
     /// Errors only when an entry is in no cache and the registry cannot be reached.
     pub async fn lookup(&self, mac: Mac) -> RegistryResult<Lookup> {
-        let device = self
-            .entry(&self.local.devices, mac, || EntryKey::Device(mac), async {
-                self.routes.get(mac).await
-            })
-            .await?;
+        let device = self.device(mac).await?;
         let Some(route) = device.clone() else {
             return Ok(Lookup::default());
         };
