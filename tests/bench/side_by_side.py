@@ -70,6 +70,7 @@ import argparse
 import contextlib
 import datetime
 import http.client
+import ipaddress
 import json
 import math
 import os
@@ -438,7 +439,13 @@ def backend_env(kind: str, args):
             print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
 
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+def is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def server_database_url(parts: urllib.parse.SplitResult, args) -> str:
@@ -448,7 +455,7 @@ def server_database_url(parts: urllib.parse.SplitResult, args) -> str:
     15 µs of CPU per boot in the storm (PostgreSQL's default `prefer` takes TLS whenever the
     server offers it, as Debian's does)."""
     query = urllib.parse.parse_qs(parts.query)
-    if parts.hostname in LOOPBACK_HOSTS and "sslmode" not in query and not args.postgres_tls:
+    if is_loopback(parts.hostname) and "sslmode" not in query and not args.postgres_tls:
         extra = "sslmode=disable"
         parts = parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
     return urllib.parse.urlunsplit(parts)

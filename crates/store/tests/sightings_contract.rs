@@ -212,11 +212,8 @@ async fn postgres_devices_leave_room_for_last_seen_writes() {
     let Some(fixture) = Fixture::postgres().await else {
         return;
     };
-    let url = fixture
-        .postgres_url()
-        .expect("a PostgreSQL fixture")
-        .to_owned();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+    let url = fixture.postgres_url().expect("a PostgreSQL fixture");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
     let options: Option<Vec<String>> =
