@@ -488,6 +488,8 @@ def server_env(backend: dict, args) -> dict:
     env = {"RUST_LOG": "info", **RAISED_LIMITS, **backend}
     if args.cache_max_devices:
         env["SIGNPOST_CACHE_MAX_DEVICES"] = str(args.cache_max_devices)
+    if args.worker_threads:
+        env["SIGNPOST_WORKER_THREADS"] = str(args.worker_threads)
     return env
 
 
@@ -960,6 +962,7 @@ def settings_line(args) -> str:
             f"{args.duration:g} s measured after {args.warmup:g} s warm-up, 5% unknown MACs, "
             f"php and htm paths in turn; boot storm {args.phones:,} phones, "
             f"{args.storm_concurrency} at once; generator threads {args.loadgen_threads}; "
+            f"Signpost worker threads {args.worker_threads or 'one per CPU'}; "
             "Signpost phone rate limits on, raised to 1,000,000")
 
 
@@ -1039,6 +1042,8 @@ def parse_args():
                         help="devices of the memory run (default 0: no memory run)")
     parser.add_argument("--cache-max-devices", type=int, default=0,
                         help="SIGNPOST_CACHE_MAX_DEVICES (default 0: the server's default, 150000)")
+    parser.add_argument("--worker-threads", type=int, default=0,
+                        help="SIGNPOST_WORKER_THREADS (default 0: the server's default, one per CPU)")
     parser.add_argument("--loadgen-threads", type=int, default=1, help="worker threads of the generator")
     parser.add_argument("--open-loop-share", type=float, default=0.8,
                         help="open-loop rate as a share of Signpost's closed-loop throughput "
@@ -1068,6 +1073,8 @@ def parse_args():
         parser.error("--devices, --connections and --duration must be positive")
     if not 0 < args.open_loop_share <= 2:
         parser.error("--open-loop-share must be above 0 (and at most 2)")
+    if not 0 <= args.worker_threads <= 1024:
+        parser.error("--worker-threads must be between 1 and 1024 (0: the server's default)")
     if args.cache_max_devices and args.cache_max_devices < 1000:
         parser.error("--cache-max-devices must be at least 1000")
     if args.out is None:

@@ -67,6 +67,11 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
     ),
     ("log_format", Kind::Text, "text or json (default text)"),
     (
+        "worker_threads",
+        Kind::Integer,
+        "threads running requests and background work, 1..=1024 (default: one per CPU)",
+    ),
+    (
         "max_body_bytes",
         Kind::Integer,
         "largest accepted API request body (default 4 MiB)",
@@ -128,6 +133,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest API request body; larger ones get 413 `body_too_large`.
     pub max_body_bytes: usize,
+    /// `None`: tokio's default, one per CPU (or `TOKIO_WORKER_THREADS`).
+    pub worker_threads: Option<usize>,
     pub registry: RegistryBackend,
     pub blobs: BlobBackend,
     pub cache: CacheBackend,
@@ -382,6 +389,15 @@ impl Layers {
                 .filter(|n| (1024..=1 << 30).contains(n))
                 .ok_or_else(|| ConfigError::new(origin, "must be between 1024 and 1073741824"))?,
         };
+        let worker_threads = match self.integer("worker_threads") {
+            None => None,
+            Some((n, origin)) => Some(
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| ConfigError::new(origin, "must be between 1 and 1024"))?,
+            ),
+        };
         let max_connections = match self.integer("database_max_connections") {
             None => 10,
             Some((n, origin)) => u32::try_from(n)
@@ -486,6 +502,7 @@ impl Layers {
             data_dir,
             log_format,
             max_body_bytes,
+            worker_threads,
             registry,
             blobs,
             cache,

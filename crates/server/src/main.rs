@@ -30,10 +30,11 @@ fn main() -> ExitCode {
     // One TLS crypto provider for every client and server in the process (HTTPS, rediss://,
     // PostgreSQL over TLS), whichever features the dependency tree happens to enable.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.worker_threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("signpost: cannot start the async runtime: {e}");

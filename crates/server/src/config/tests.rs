@@ -28,6 +28,23 @@ fn defaults_are_embedded() {
     assert!(config.auth.jwt_secret.is_none());
     assert!(config.auth.jwt_previous_secrets.is_empty());
     assert_eq!(config.auth.token_lifetime_seconds, 900);
+    assert_eq!(config.worker_threads, None);
+}
+
+#[test]
+fn worker_threads_are_bounded() {
+    let threads = |value: &str| load(None, &[("SIGNPOST_WORKER_THREADS", value)]);
+    assert_eq!(threads("1").unwrap().worker_threads, Some(1));
+    assert_eq!(threads("1024").unwrap().worker_threads, Some(1024));
+    for bad in ["0", "1025", "-1"] {
+        let message = threads(bad).unwrap_err().to_string();
+        assert!(
+            message.contains("SIGNPOST_WORKER_THREADS: must be between 1 and 1024"),
+            "{bad}: {message}"
+        );
+    }
+    let from_file = load(Some("worker_threads = 2\n"), &[]).unwrap();
+    assert_eq!(from_file.worker_threads, Some(2));
 }
 
 #[test]
