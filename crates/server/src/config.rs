@@ -9,9 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+mod auth;
 mod phone;
+mod secrets;
 
+pub use auth::AuthSettings;
 pub use phone::{PhoneSettings, TlsSettings};
+pub use secrets::{Hidden, Secret};
 
 /// Every configuration key, its kind and what it does (also the README's reference table).
 pub const KEYS: &[(&str, Kind, &str)] = &[
@@ -93,9 +97,6 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
     ),
 ];
 
-/// Shorter JWT secrets make HS256 tokens guessable offline.
-const MIN_JWT_SECRET_BYTES: usize = 32;
-
 /// Variables with the `SIGNPOST_` prefix that are not configuration keys.
 const NOT_KEYS: &[&str] = &["SIGNPOST_CONFIG"];
 /// Reserved for the test suite (see crates/testkit).
@@ -144,15 +145,6 @@ pub struct Config {
     pub phone: PhoneSettings,
 }
 
-/// How bearer tokens are signed and how long they live.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuthSettings {
-    /// `None`: the wiring generates one once and keeps it in `data_dir/jwt-secret`.
-    pub jwt_secret: Option<Hidden>,
-    pub jwt_previous_secrets: Vec<Hidden>,
-    pub token_lifetime_seconds: u64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -187,60 +179,6 @@ pub enum BlobBackend {
 pub enum CacheBackend {
     Memory,
     Redis { url: Secret, prefix: String },
-}
-
-/// A URL that may carry a password: printed and logged with the password masked.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn masked(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("****"));
-                url.to_string()
-            }
-            _ => self.0.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.masked())
-    }
-}
-
-/// A value that is never shown: printed and logged as `****`.
-#[derive(Clone)]
-pub struct Hidden(String);
-
-impl Hidden {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("****")
-    }
-}
-
-impl Serialize for Hidden {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("****")
-    }
 }
 
 /// Raw values by key, with where each came from (for error messages).
@@ -509,44 +447,6 @@ impl Layers {
             auth,
             tls,
             phone,
-        })
-    }
-
-    fn auth(&self) -> Result<AuthSettings, ConfigError> {
-        let long_enough = |secret: &str, origin: &str| {
-            if secret.len() < MIN_JWT_SECRET_BYTES {
-                // The message names the rule, never the value.
-                return Err(ConfigError::new(
-                    origin,
-                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-                ));
-            }
-            Ok(Hidden(secret.to_owned()))
-        };
-        let jwt_secret = self
-            .text("jwt_secret")
-            .map(|(secret, origin)| long_enough(secret, origin))
-            .transpose()?;
-        let jwt_previous_secrets = match self.text("jwt_previous_secrets") {
-            None => Vec::new(),
-            Some((list, origin)) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|secret| long_enough(secret, origin))
-                .collect::<Result<_, _>>()?,
-        };
-        let token_lifetime_seconds = match self.integer("token_lifetime_seconds") {
-            None => 900,
-            Some((n, origin)) => u64::try_from(n)
-                .ok()
-                .filter(|n| (60..=86_400).contains(n))
-                .ok_or_else(|| ConfigError::new(origin, "must be between 60 and 86400"))?,
-        };
-        Ok(AuthSettings {
-            jwt_secret,
-            jwt_previous_secrets,
-            token_lifetime_seconds,
         })
     }
 }

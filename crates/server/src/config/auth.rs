@@ -1,0 +1,56 @@
+//! How bearer tokens are signed and how long they live.
+
+use serde::Serialize;
+
+use super::{ConfigError, Hidden, Layers};
+
+/// Shorter JWT secrets make HS256 tokens guessable offline.
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthSettings {
+    /// `None`: the wiring generates one once and keeps it in `data_dir/jwt-secret`.
+    pub jwt_secret: Option<Hidden>,
+    pub jwt_previous_secrets: Vec<Hidden>,
+    pub token_lifetime_seconds: u64,
+}
+
+impl Layers {
+    pub(super) fn auth(&self) -> Result<AuthSettings, ConfigError> {
+        let long_enough = |secret: &str, origin: &str| {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                // The message names the rule, never the value.
+                return Err(ConfigError::new(
+                    origin,
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            Ok(Hidden(secret.to_owned()))
+        };
+        let jwt_secret = self
+            .text("jwt_secret")
+            .map(|(secret, origin)| long_enough(secret, origin))
+            .transpose()?;
+        let jwt_previous_secrets = match self.text("jwt_previous_secrets") {
+            None => Vec::new(),
+            Some((list, origin)) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|secret| long_enough(secret, origin))
+                .collect::<Result<_, _>>()?,
+        };
+        let token_lifetime_seconds = match self.integer("token_lifetime_seconds") {
+            None => 900,
+            Some((n, origin)) => u64::try_from(n)
+                .ok()
+                .filter(|n| (60..=86_400).contains(n))
+                .ok_or_else(|| ConfigError::new(origin, "must be between 60 and 86400"))?,
+        };
+        Ok(AuthSettings {
+            jwt_secret,
+            jwt_previous_secrets,
+            token_lifetime_seconds,
+        })
+    }
+}
