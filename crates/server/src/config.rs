@@ -300,6 +300,37 @@ impl Layers {
         }
     }
 
+    /// An integer key within `range`, `default` when unset.
+    fn bounded(
+        &self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        Ok(self.bounded_if_set(name, range)?.unwrap_or(default))
+    }
+
+    /// An integer key within `range`, `None` when unset.
+    fn bounded_if_set(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, ConfigError> {
+        let Some((n, origin)) = self.integer(name) else {
+            return Ok(None);
+        };
+        u64::try_from(n)
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    origin,
+                    format!("must be between {} and {}", range.start(), range.end()),
+                )
+            })
+    }
+
     fn bool(&self, name: &str) -> Option<bool> {
         match self.values.get(name) {
             Some((toml::Value::Boolean(b), _)) => Some(*b),
@@ -320,29 +351,14 @@ impl Layers {
             Some(("json", _)) => LogFormat::Json,
             Some((_, origin)) => return Err(ConfigError::new(origin, "must be text or json")),
         };
-        let max_body_bytes = match self.integer("max_body_bytes") {
+        let max_body_bytes = match self.bounded_if_set("max_body_bytes", 1024..=1 << 30)? {
             None => signpost_api::DEFAULT_BODY_LIMIT,
-            Some((n, origin)) => usize::try_from(n)
-                .ok()
-                .filter(|n| (1024..=1 << 30).contains(n))
-                .ok_or_else(|| ConfigError::new(origin, "must be between 1024 and 1073741824"))?,
+            Some(n) => n as usize,
         };
-        let worker_threads = match self.integer("worker_threads") {
-            None => None,
-            Some((n, origin)) => Some(
-                usize::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=1024).contains(n))
-                    .ok_or_else(|| ConfigError::new(origin, "must be between 1 and 1024"))?,
-            ),
-        };
-        let max_connections = match self.integer("database_max_connections") {
-            None => 10,
-            Some((n, origin)) => u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| ConfigError::new(origin, "must be between 1 and 1000"))?,
-        };
+        let worker_threads = self
+            .bounded_if_set("worker_threads", 1..=1024)?
+            .map(|n| n as usize);
+        let max_connections = self.bounded("database_max_connections", 10, 1..=1000)? as u32;
         let registry = match self.text("database_url") {
             None => RegistryBackend::Sqlite {
                 url: format!(

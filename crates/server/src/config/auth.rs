@@ -40,13 +40,7 @@ impl Layers {
                 .map(|secret| long_enough(secret, origin))
                 .collect::<Result<_, _>>()?,
         };
-        let token_lifetime_seconds = match self.integer("token_lifetime_seconds") {
-            None => 900,
-            Some((n, origin)) => u64::try_from(n)
-                .ok()
-                .filter(|n| (60..=86_400).contains(n))
-                .ok_or_else(|| ConfigError::new(origin, "must be between 60 and 86400"))?,
-        };
+        let token_lifetime_seconds = self.bounded("token_lifetime_seconds", 900, 60..=86_400)?;
         Ok(AuthSettings {
             jwt_secret,
             jwt_previous_secrets,

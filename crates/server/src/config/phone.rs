@@ -112,26 +112,6 @@ pub struct PhoneSettings {
 }
 
 impl Layers {
-    fn bounded(
-        &self,
-        name: &str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<u64, ConfigError> {
-        match self.integer(name) {
-            None => Ok(default),
-            Some((n, origin)) => u64::try_from(n)
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        origin,
-                        format!("must be between {} and {}", range.start(), range.end()),
-                    )
-                }),
-        }
-    }
-
     pub(super) fn tls(&self) -> Result<Option<TlsSettings>, ConfigError> {
         match (self.text("tls_cert"), self.text("tls_key")) {
             (None, None) => Ok(None),
