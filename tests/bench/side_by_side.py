@@ -618,6 +618,7 @@ def brief(report: dict | None) -> dict | None:
         "latency_ms": report["latency_ms"],
         "cpu": report.get("_cpu"),
         "behind_s": report.get("_behind_s"),
+        "machine": report.get("machine"),
     }
 
 
@@ -957,6 +958,22 @@ def memory_line(memory: dict | None) -> str | None:
             f"{memory['macs_touched_estimate']:,} MACs touched")
 
 
+def stall_lines(result: dict) -> list[str]:
+    """The seconds in which the generator's machine probe woke more than 10 ms late, per
+    scenario that had any: in those, nothing on the machine ran, whatever server answered."""
+    lines = []
+    for s in result["scenarios"]:
+        sides = {label: s[label]["machine"] for label in ("nginx", "signpost")
+                 if s[label] and s[label].get("machine")}
+        if not any(m["stalled_seconds"] for m in sides.values()):
+            continue
+        seen = "; ".join(f"{label} run {m['stalled_seconds']} s (worst {m['worst_wake_ms']:.1f} ms)"
+                         for label, m in sides.items())
+        lines.append(f"machine stalls in {s['scenario']} (seconds in which the generator's "
+                     f"probe woke more than 10 ms late): {seen}")
+    return lines
+
+
 def settings_line(args) -> str:
     return (f"{args.devices:,} devices, {args.connections} keep-alive connections, "
             f"{args.duration:g} s measured after {args.warmup:g} s warm-up, 5% unknown MACs, "
@@ -998,6 +1015,9 @@ def write_summary(args, info: dict, results: list[dict], problems: list[str]) ->
                "| " + " | ".join(HEADER) + " |",
                "|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|"]
         md += ["| " + " | ".join(row) + " |" for row in rows]
+        for line in stall_lines(result):
+            say("  " + line)
+            md += ["", line]
         line = memory_line(result.get("memory"))
         if line:
             say("  " + line)

@@ -94,6 +94,10 @@ def smoke(backend: str, env: dict) -> None:
         check(redirect["ok"] > 100, "redirect answered requests", redirect["ok"])
         check(redirect["server"]["cpu_seconds"] > 0, "the server's CPU was watched", redirect["server"])
         check(len(redirect["timeline"]) >= 2, "a timeline of 2 seconds", redirect["timeline"])
+        check("wake_late_ms" in redirect["timeline"][0], "the machine probe's figure per second",
+              redirect["timeline"][0])
+        check(redirect["machine"]["worst_wake_ms"] >= 0, "the machine probe watched the run",
+              redirect.get("machine"))
 
         section(f"{backend}: boot-storm")
         path = os.path.join(out, "boot.json")
@@ -115,6 +119,11 @@ def smoke(backend: str, env: dict) -> None:
         api = Rest(srv.port, key["id"], key["secret"])
         devices = api.get_all("/v1/tenants/bench/devices")
         eq(len(devices), DEVICES + REGISTERED, "devices in the tenant after seed and register")
+
+        section(f"{backend}: machine")
+        idle = run(["machine", "--duration", "2"], gen_env, "machine: the probe alone for 2 s")
+        check("second   2:" in idle and "worst wake-up" in idle, "a line per second and a summary",
+              idle)
 
         section(f"{backend}: plot")
         svg = os.path.join(out, "two.svg")

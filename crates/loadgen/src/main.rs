@@ -5,6 +5,7 @@ mod api;
 mod boot_storm;
 mod fleet;
 mod http;
+mod machine;
 mod plot;
 mod redirect;
 mod register;
@@ -60,6 +61,13 @@ enum Command {
         #[command(flatten)]
         args: register::RegisterArgs,
     },
+    /// How late a sleeping thread wakes on this machine, with no load from the generator:
+    /// the noise floor under every latency figure (see BENCHMARKS.md).
+    Machine {
+        /// Seconds to watch.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+    },
     /// Draws runs saved with `--json` into one SVG.
     Plot {
         /// The SVG to write.
@@ -109,6 +117,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let (common, report) = match command {
         Command::Seed { common, args } => {
             return seed::run(&Target::parse(&common.target)?, &args).await;
+        }
+        Command::Machine { duration } => {
+            return machine::watch_idle(std::time::Duration::from_secs(duration)).await;
         }
         Command::Plot { out, title, runs } => {
             let reports = runs

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::report::RunReport;
+use crate::report::{RunReport, Tick};
 
 const COLOURS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -14,6 +14,9 @@ const PANEL: f64 = 230.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const GAP: f64 = 70.0;
+
+/// One of a timeline's per-second figures.
+type Pick = fn(&Tick) -> f64;
 
 pub fn svg(runs: &[RunReport], title: &str) -> String {
     let height = 50.0 + 3.0 * (PANEL + GAP);
@@ -52,27 +55,39 @@ pub fn svg(runs: &[RunReport], title: &str) -> String {
     let top = 70.0;
     let lat: Vec<f64> = runs
         .iter()
-        .flat_map(|r| r.timeline.iter().flat_map(|t| [t.p50_ms, t.p99_ms]))
+        .flat_map(|r| {
+            r.timeline.iter().flat_map(|t| {
+                // The probe's sub-millisecond wake-ups are noise: drawn at the axis's
+                // floor, they do not stretch it.
+                let late = (t.wake_late_ms >= 1.0).then_some(t.wake_late_ms);
+                [Some(t.p50_ms), Some(t.p99_ms), late].into_iter().flatten()
+            })
+        })
         .filter(|v| *v > 0.0)
         .collect();
     let (lo, hi) = log_range(&lat);
     axes(
         &mut out,
         top,
-        "latency per second (ms, log): solid p99, dashed p50",
+        "latency per second (ms, log): solid p99, dashed p50, dotted how late the machine probe woke",
         "seconds",
     );
     log_ticks(&mut out, top, lo, hi);
     time_ticks(&mut out, top, max_t);
     for (i, run) in runs.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        for (dash, pick) in [("", 1), ("5,4", 0)] {
+        let series: [(&str, Pick); 3] = [
+            ("", |t| t.p99_ms),
+            ("5,4", |t| t.p50_ms),
+            ("1,3", |t| t.wake_late_ms),
+        ];
+        for (dash, pick) in series {
             let points: Vec<(f64, f64)> = run
                 .timeline
                 .iter()
-                .map(|t| (t.t as f64, if pick == 1 { t.p99_ms } else { t.p50_ms }))
+                .map(|t| (t.t as f64, pick(t)))
                 .filter(|(_, v)| *v > 0.0)
-                .map(|(t, v)| (x_of(t, max_t), y_log(v, lo, hi, top)))
+                .map(|(t, v)| (x_of(t, max_t), y_log(v.max(lo), lo, hi, top)))
                 .collect();
             polyline(&mut out, &points, colour, dash);
         }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::machine::{MachineProbe, MachineSummary};
 use crate::watch::ServerUsage;
 
 /// Latencies are recorded in microseconds, from 1 µs to 100 s, at 3 significant digits.
@@ -24,6 +25,7 @@ fn histogram() -> Histogram<u64> {
 pub struct Recorder {
     inner: Arc<Mutex<Samples>>,
     measure_from: Instant,
+    machine: Arc<MachineProbe>,
 }
 
 #[derive(Debug)]
@@ -48,10 +50,17 @@ pub struct Tick {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// How late the generator's machine probe woke in this second (see `machine.rs`).
+    #[serde(default)]
+    pub wake_late_ms: f64,
+    /// CPU time the hypervisor stole in this second, when /proc/stat tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_ms: Option<u64>,
 }
 
 impl Recorder {
     pub fn new(warmup: Duration) -> Self {
+        let measure_from = Instant::now() + warmup;
         Self {
             inner: Arc::new(Mutex::new(Samples {
                 all: histogram(),
@@ -62,7 +71,8 @@ impl Recorder {
                 timeline: Vec::new(),
                 units: 0,
             })),
-            measure_from: Instant::now() + warmup,
+            measure_from,
+            machine: Arc::new(MachineProbe::start(measure_from)),
         }
     }
 
@@ -112,10 +122,17 @@ impl Recorder {
         let mut samples = self.inner.lock().expect("recorder poisoned");
         let last = elapsed.as_secs().max(1);
         samples.roll_to(last);
-        let all = &samples.all;
-        let ok = all.len();
+        let ok = samples.all.len();
         let error_count: u64 = samples.errors.values().sum();
         let seconds = elapsed.as_secs_f64().max(1e-9);
+        let machine = self.machine.finish();
+        for tick in &mut samples.timeline {
+            if let Some(seen) = machine.get(tick.t as usize - 1) {
+                tick.wake_late_ms = round3(seen.late.as_secs_f64() * 1000.0);
+                tick.steal_ms = seen.steal_ms;
+            }
+        }
+        let all = &samples.all;
         RunReport {
             meta,
             elapsed_s: round3(elapsed.as_secs_f64()),
@@ -135,6 +152,7 @@ impl Recorder {
             histogram: buckets(all),
             timeline: samples.timeline.clone(),
             server: None,
+            machine: Some(crate::machine::summarise(&machine, samples.timeline.len())),
         }
     }
 }
@@ -159,6 +177,8 @@ impl Samples {
                     ms(h.value_at_quantile(0.99))
                 },
                 max_ms: ms(h.max()),
+                wake_late_ms: 0.0,
+                steal_ms: None,
             };
             self.timeline.push(tick);
             self.second.reset();
@@ -276,6 +296,9 @@ pub struct RunReport {
     /// The watched server processes (`--watch-pid`), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerUsage>,
+    /// The machine as the generator's probe saw it over the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineSummary>,
 }
 
 impl RunReport {
@@ -309,6 +332,17 @@ impl RunReport {
             out.push_str(&format!(
                 "  server         {:.1} µs CPU per {}, {:.2} s CPU in all, peak RSS {:.1} MiB\n",
                 server.cpu_us_per_op, m.operation, server.cpu_seconds, server.peak_rss_mib
+            ));
+        }
+        if let Some(machine) = &self.machine {
+            let steal = machine.steal_ms.map_or(String::new(), |ms| {
+                format!(", {ms} ms stolen by the hypervisor")
+            });
+            out.push_str(&format!(
+                "  machine        probe woke at worst {:.1} ms late; {} s with a stall over {} ms{steal}\n",
+                machine.worst_wake_ms,
+                machine.stalled_seconds,
+                crate::machine::STALL.as_millis(),
             ));
         }
         for (kind, count) in &self.errors_by_kind {
@@ -383,10 +417,22 @@ mod tests {
         assert_eq!((report.timeline[1].ok, report.timeline[1].errors), (1, 1));
         let total: u64 = report.histogram.iter().map(|b| b.count).sum();
         assert_eq!(total, 1001);
+        let machine = report.machine.as_ref().expect("the probe watched the run");
+        assert!(machine.worst_wake_ms >= 0.0);
         let json = serde_json::to_string(&report).unwrap();
         let back: RunReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back.ok, 1001);
+        assert_eq!(back.machine.as_ref(), Some(machine));
         assert!(report.table().contains("status_503: 1"));
+    }
+
+    #[test]
+    fn reports_written_before_the_machine_probe_still_read() {
+        let tick: Tick = serde_json::from_str(
+            r#"{"t":1,"ok":5,"errors":0,"p50_ms":1.0,"p99_ms":2.0,"max_ms":3.0}"#,
+        )
+        .unwrap();
+        assert_eq!((tick.wake_late_ms, tick.steal_ms), (0.0, None));
     }
 
     #[test]

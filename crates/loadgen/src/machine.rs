@@ -1,0 +1,204 @@
+//! The machine's side of a run, seen from the generator: a probe thread that asks to sleep
+//! for 1 ms, over and over, and notes how late it woke; and the CPU time the hypervisor
+//! took from this VM (steal, from /proc/stat).
+//!
+//! A slow second in a report is either the server's or the machine's. On a quiet machine the
+//! probe wakes within a fraction of a millisecond even at full load, because the scheduler
+//! favours a thread that slept. When it wakes many milliseconds late, nothing in the
+//! generator could run either, and requests queued behind the stall whatever server was
+//! answering them: that second belongs to the machine.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+const NAP: Duration = Duration::from_millis(1);
+/// A wake-up this late counts as a stalled second in the summary.
+pub const STALL: Duration = Duration::from_millis(10);
+/// Linux reports CPU times in clock ticks of 1/100 s on every architecture we run on.
+const MS_PER_TICK: u64 = 10;
+
+/// One second as the probe saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MachineSecond {
+    /// How late the probe's latest wake-up of the second was.
+    pub late: Duration,
+    /// CPU time stolen by the hypervisor, in ms, when /proc/stat tells.
+    pub steal_ms: Option<u64>,
+}
+
+/// The whole measured window as the probe saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MachineSummary {
+    /// The latest wake-up of the probe, in ms late.
+    pub worst_wake_ms: f64,
+    /// Seconds in which the probe woke more than 10 ms late.
+    pub stalled_seconds: u64,
+    /// CPU time stolen by the hypervisor over the window (both CPUs), when /proc/stat tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_ms: Option<u64>,
+}
+
+/// The probe thread, from [`MachineProbe::start`] until [`MachineProbe::finish`].
+#[derive(Debug)]
+pub struct MachineProbe {
+    seconds: Arc<Mutex<Vec<MachineSecond>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MachineProbe {
+    /// Watches from `measure_from` on (earlier wake-ups are the warm-up's).
+    pub fn start(measure_from: Instant) -> Self {
+        let seconds = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (written, stopped) = (seconds.clone(), stop.clone());
+        // A plain thread, not a task: a task would wait for the generator's own runtime and
+        // measure that instead of the machine.
+        let spawned = std::thread::Builder::new()
+            .name("machine-probe".into())
+            .spawn(move || probe(measure_from, &written, &stopped));
+        if let Err(err) = spawned {
+            eprintln!("machine probe not started: {err}");
+        }
+        Self { seconds, stop }
+    }
+
+    /// Stops the probe; the seconds it saw, from the first measured one.
+    pub fn finish(&self) -> Vec<MachineSecond> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.seconds.lock().expect("machine probe poisoned").clone()
+    }
+}
+
+fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &AtomicBool) {
+    let mut steal_at_second_start = None;
+    let mut current = None;
+    while !stop.load(Ordering::Relaxed) {
+        let asleep = Instant::now();
+        std::thread::sleep(NAP);
+        let late = asleep.elapsed().saturating_sub(NAP);
+        let Some(since) = asleep.checked_duration_since(measure_from) else {
+            continue;
+        };
+        let second = usize::try_from(since.as_secs()).unwrap_or(usize::MAX);
+        let mut seconds = seconds.lock().expect("machine probe poisoned");
+        if current != Some(second) {
+            // A new second: the steal since the last one started belongs to that one.
+            let steal_now = steal_ticks();
+            if let (Some(previous), Some(before), Some(now)) =
+                (current, steal_at_second_start, steal_now)
+                && let Some(entry) = seconds.get_mut(previous)
+            {
+                entry.steal_ms = Some(now.saturating_sub(before) * MS_PER_TICK);
+            }
+            steal_at_second_start = steal_now;
+            current = Some(second);
+            if seconds.len() <= second {
+                seconds.resize(second + 1, MachineSecond::default());
+            }
+        }
+        if let Some(entry) = seconds.get_mut(second) {
+            entry.late = entry.late.max(late);
+        }
+    }
+}
+
+/// `machine`: the probe alone for `duration`, printed second by second.
+pub async fn watch_idle(duration: Duration) -> anyhow::Result<()> {
+    anyhow::ensure!(!duration.is_zero(), "--duration must be at least 1 second");
+    let probe = MachineProbe::start(Instant::now());
+    tokio::time::sleep(duration).await;
+    let seconds = probe.finish();
+    let measured = usize::try_from(duration.as_secs()).unwrap_or(usize::MAX);
+    for (n, second) in seconds.iter().take(measured).enumerate() {
+        let steal = second
+            .steal_ms
+            .map_or(String::new(), |ms| format!(", steal {ms} ms"));
+        println!(
+            "  second {:>3}: woke at worst {:.2} ms late{steal}",
+            n + 1,
+            second.late.as_secs_f64() * 1000.0
+        );
+    }
+    let summary = summarise(&seconds, measured);
+    println!(
+        "machine: worst wake-up {:.2} ms late; {} of {measured} s with a stall over {} ms",
+        summary.worst_wake_ms,
+        summary.stalled_seconds,
+        STALL.as_millis()
+    );
+    Ok(())
+}
+
+/// Steal ticks summed over the CPUs (the `cpu` line's eighth number).
+fn steal_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_steal(stat.lines().next()?)
+}
+
+fn parse_steal(cpu_line: &str) -> Option<u64> {
+    let mut fields = cpu_line.split_ascii_whitespace();
+    (fields.next()? == "cpu").then_some(())?;
+    fields.nth(7)?.parse().ok()
+}
+
+/// The summary of the first `measured` seconds.
+pub fn summarise(seconds: &[MachineSecond], measured: usize) -> MachineSummary {
+    let window = &seconds[..measured.min(seconds.len())];
+    let worst = window.iter().map(|s| s.late).max().unwrap_or_default();
+    let steal: Vec<u64> = window.iter().filter_map(|s| s.steal_ms).collect();
+    MachineSummary {
+        worst_wake_ms: (worst.as_secs_f64() * 1e6).round() / 1e3,
+        stalled_seconds: window.iter().filter(|s| s.late > STALL).count() as u64,
+        steal_ms: (!steal.is_empty()).then(|| steal.iter().sum()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steal_is_the_eighth_number_of_the_cpu_line() {
+        assert_eq!(
+            parse_steal("cpu  13694 0 4889 16677 267 0 49 12 0 0"),
+            Some(12)
+        );
+        assert_eq!(parse_steal("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
+        assert_eq!(parse_steal("cpu 1 2 3"), None);
+    }
+
+    #[test]
+    fn the_summary_counts_stalled_seconds_and_steal() {
+        let second = |late_ms, steal_ms| MachineSecond {
+            late: Duration::from_millis(late_ms),
+            steal_ms,
+        };
+        let seconds = [
+            second(1, Some(0)),
+            second(25, Some(30)),
+            second(11, None),
+            second(90, Some(5)),
+        ];
+        let summary = summarise(&seconds, 3);
+        assert_eq!(
+            summary.worst_wake_ms, 25.0,
+            "the fourth second is not measured"
+        );
+        assert_eq!(summary.stalled_seconds, 2);
+        assert_eq!(summary.steal_ms, Some(30));
+        assert_eq!(summarise(&[], 20).steal_ms, None);
+    }
+
+    #[test]
+    fn the_probe_sees_the_seconds_it_ran() {
+        let probe = MachineProbe::start(Instant::now());
+        std::thread::sleep(Duration::from_millis(1_200));
+        let seconds = probe.finish();
+        assert!(seconds.len() >= 2, "{seconds:?}");
+        // How late it woke depends on the machine; only that it woke at all is certain.
+        assert!(seconds.iter().all(|s| s.late < Duration::from_secs(60)));
+    }
+}
