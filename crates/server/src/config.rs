@@ -293,6 +293,23 @@ impl Layers {
         }
     }
 
+    /// A comma-separated setting, each non-empty entry parsed by `parse(entry, origin)`;
+    /// unset, it is an empty list.
+    fn list<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str, &str) -> Result<T, ConfigError>,
+    ) -> Result<Vec<T>, ConfigError> {
+        let Some((list, origin)) = self.text(name) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| parse(entry, origin))
+            .collect()
+    }
+
     fn integer(&self, name: &str) -> Option<(i64, &str)> {
         match self.values.get(name) {
             Some((toml::Value::Integer(i), origin)) => Some((*i, origin)),

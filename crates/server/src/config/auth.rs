@@ -31,15 +31,7 @@ impl Layers {
             .text("jwt_secret")
             .map(|(secret, origin)| long_enough(secret, origin))
             .transpose()?;
-        let jwt_previous_secrets = match self.text("jwt_previous_secrets") {
-            None => Vec::new(),
-            Some((list, origin)) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|secret| long_enough(secret, origin))
-                .collect::<Result<_, _>>()?,
-        };
+        let jwt_previous_secrets = self.list("jwt_previous_secrets", long_enough)?;
         let token_lifetime_seconds = self.bounded("token_lifetime_seconds", 900, 60..=86_400)?;
         Ok(AuthSettings {
             jwt_secret,

@@ -127,25 +127,14 @@ impl Layers {
     }
 
     pub(super) fn phone(&self) -> Result<PhoneSettings, ConfigError> {
-        let trusted_proxies = match self.text("trusted_proxies") {
-            None => Vec::new(),
-            Some((list, origin)) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|entry| {
-                    entry
-                        .parse::<IpNet>()
-                        .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
-                        .map_err(|_| {
-                            ConfigError::new(
-                                origin,
-                                format!("`{entry}` is not an address or CIDR range"),
-                            )
-                        })
+        let trusted_proxies = self.list("trusted_proxies", |entry, origin| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(origin, format!("`{entry}` is not an address or CIDR range"))
                 })
-                .collect::<Result<_, _>>()?,
-        };
+        })?;
         let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         let rate_limit = if self.bool("phone_rate_limit").unwrap_or(true) {
             Some(RateLimitSettings {

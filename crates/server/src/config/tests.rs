@@ -197,3 +197,30 @@ fn secrets_are_masked_when_printed() {
         "{shown}"
     );
 }
+
+#[test]
+fn trusted_proxies_are_a_comma_separated_list_of_addresses_and_ranges() {
+    let config = load(
+        None,
+        &[("SIGNPOST_TRUSTED_PROXIES", " 10.0.0.0/8, ,192.0.2.7 ,::1")],
+    )
+    .unwrap();
+    let proxies: Vec<String> = config
+        .phone
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+    assert!(load(None, &[]).unwrap().phone.trusted_proxies.is_empty());
+    let err = load(
+        None,
+        &[("SIGNPOST_TRUSTED_PROXIES", "10.0.0.1,proxy.example")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("SIGNPOST_TRUSTED_PROXIES") && err.contains("`proxy.example` is not"),
+        "{err}"
+    );
+}
