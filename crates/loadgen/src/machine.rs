@@ -1,12 +1,16 @@
 //! The machine's side of a run, seen from the generator: a probe thread that asks to sleep
-//! for 1 ms, over and over, and notes how late it woke; and the CPU time the hypervisor
-//! took from this VM (steal, from /proc/stat).
+//! for 1 ms, over and over, and notes how late it woke; how long a fixed piece of arithmetic
+//! takes it, ten times a second; and the CPU time the hypervisor took from this VM (steal,
+//! from /proc/stat).
 //!
 //! A slow second in a report is either the server's or the machine's. On a quiet machine the
 //! probe wakes within a fraction of a millisecond even at full load, because the scheduler
 //! favours a thread that slept. When it wakes many milliseconds late, nothing in the
 //! generator could run either, and requests queued behind the stall whatever server was
-//! answering them: that second belongs to the machine.
+//! answering them: that second belongs to the machine. When the fixed work takes longer at
+//! its fastest, the CPU itself ran slower (a busy host, shared caches), which makes every
+//! process on the machine slower without any of them stalling; VMs that do not report steal
+//! show it only this way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +19,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 const NAP: Duration = Duration::from_millis(1);
+/// Naps between two timings of the fixed work (ten a second: about 0.1% of a core).
+const WORK_EVERY: u32 = 100;
+/// Rounds of the fixed work: tens of microseconds on a current x86 core.
+const WORK_ROUNDS: u64 = 50_000;
 /// A wake-up this late counts as a stalled second in the summary.
 pub const STALL: Duration = Duration::from_millis(10);
 /// Linux reports CPU times in clock ticks of 1/100 s on every architecture we run on.
@@ -27,6 +35,8 @@ pub struct MachineSecond {
     pub late: Duration,
     /// CPU time stolen by the hypervisor, in ms, when /proc/stat tells.
     pub steal_ms: Option<u64>,
+    /// The fixed work's fastest time in this second.
+    pub work: Option<Duration>,
 }
 
 /// The whole measured window as the probe saw it.
@@ -39,6 +49,10 @@ pub struct MachineSummary {
     /// CPU time stolen by the hypervisor over the window (both CPUs), when /proc/stat tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal_ms: Option<u64>,
+    /// The fixed work's fastest time in the window, and its fastest time in the slowest
+    /// second: how much slower the CPU ran at its worst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_work_us: Option<[f64; 2]>,
 }
 
 /// The probe thread, from [`MachineProbe::start`] until [`MachineProbe::finish`].
@@ -75,10 +89,13 @@ impl MachineProbe {
 fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &AtomicBool) {
     let mut steal_at_second_start = None;
     let mut current = None;
+    let mut naps = 0u32;
     while !stop.load(Ordering::Relaxed) {
         let asleep = Instant::now();
         std::thread::sleep(NAP);
         let late = asleep.elapsed().saturating_sub(NAP);
+        naps = naps.wrapping_add(1);
+        let work = naps.is_multiple_of(WORK_EVERY).then(fixed_work);
         let Some(since) = asleep.checked_duration_since(measure_from) else {
             continue;
         };
@@ -101,8 +118,23 @@ fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &Atom
         }
         if let Some(entry) = seconds.get_mut(second) {
             entry.late = entry.late.max(late);
+            if let Some(work) = work {
+                entry.work = Some(entry.work.map_or(work, |fastest| fastest.min(work)));
+            }
         }
     }
+}
+
+/// The same arithmetic every time, timed: a chain of dependent multiplications that the
+/// compiler cannot skip or reorder.
+fn fixed_work() -> Duration {
+    let started = Instant::now();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for round in 0..WORK_ROUNDS {
+        x = std::hint::black_box(x.rotate_left(7) ^ round).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    std::hint::black_box(x);
+    started.elapsed()
 }
 
 /// `machine`: the probe alone for `duration`, printed second by second.
@@ -116,18 +148,22 @@ pub async fn watch_idle(duration: Duration) -> anyhow::Result<()> {
         let steal = second
             .steal_ms
             .map_or(String::new(), |ms| format!(", steal {ms} ms"));
+        let work = second.work.map_or(String::new(), |w| {
+            format!(", fixed work {:.1} µs", micros(w))
+        });
         println!(
-            "  second {:>3}: woke at worst {:.2} ms late{steal}",
+            "  second {:>3}: woke at worst {:.2} ms late{steal}{work}",
             n + 1,
             second.late.as_secs_f64() * 1000.0
         );
     }
     let summary = summarise(&seconds, measured);
     println!(
-        "machine: worst wake-up {:.2} ms late; {} of {measured} s with a stall over {} ms",
+        "machine: worst wake-up {:.2} ms late; {} of {measured} s with a stall over {} ms{}",
         summary.worst_wake_ms,
         summary.stalled_seconds,
-        STALL.as_millis()
+        STALL.as_millis(),
+        summary.fixed_work_us.map_or(String::new(), fixed_work_text),
     );
     Ok(())
 }
@@ -149,11 +185,33 @@ pub fn summarise(seconds: &[MachineSecond], measured: usize) -> MachineSummary {
     let window = &seconds[..measured.min(seconds.len())];
     let worst = window.iter().map(|s| s.late).max().unwrap_or_default();
     let steal: Vec<u64> = window.iter().filter_map(|s| s.steal_ms).collect();
+    let work: Vec<Duration> = window.iter().filter_map(|s| s.work).collect();
+    let fixed_work_us = match (work.iter().min(), work.iter().max()) {
+        (Some(best), Some(worst_second)) => Some([micros(*best), micros(*worst_second)]),
+        _ => None,
+    };
     MachineSummary {
         worst_wake_ms: (worst.as_secs_f64() * 1e6).round() / 1e3,
         stalled_seconds: window.iter().filter(|s| s.late > STALL).count() as u64,
         steal_ms: (!steal.is_empty()).then(|| steal.iter().sum()),
+        fixed_work_us,
     }
+}
+
+fn micros(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
+}
+
+/// `; fixed work 84.0 µs at best, 97.5 µs in the slowest second (+16%)`
+pub fn fixed_work_text([best, worst_second]: [f64; 2]) -> String {
+    let slower = if best > 0.0 {
+        (worst_second / best - 1.0) * 100.0
+    } else {
+        0.0
+    };
+    format!(
+        "; fixed work {best:.1} µs at best, {worst_second:.1} µs in the slowest second (+{slower:.0}%)"
+    )
 }
 
 #[cfg(test)]
@@ -175,6 +233,7 @@ mod tests {
         let second = |late_ms, steal_ms| MachineSecond {
             late: Duration::from_millis(late_ms),
             steal_ms,
+            work: Some(Duration::from_micros(100 + late_ms)),
         };
         let seconds = [
             second(1, Some(0)),
@@ -189,6 +248,11 @@ mod tests {
         );
         assert_eq!(summary.stalled_seconds, 2);
         assert_eq!(summary.steal_ms, Some(30));
+        assert_eq!(summary.fixed_work_us, Some([101.0, 125.0]));
+        assert_eq!(
+            fixed_work_text([100.0, 125.0]),
+            "; fixed work 100.0 µs at best, 125.0 µs in the slowest second (+25%)"
+        );
         assert_eq!(summarise(&[], 20).steal_ms, None);
     }
 
@@ -198,7 +262,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1_200));
         let seconds = probe.finish();
         assert!(seconds.len() >= 2, "{seconds:?}");
-        // How late it woke depends on the machine; only that it woke at all is certain.
-        assert!(seconds.iter().all(|s| s.late < Duration::from_secs(60)));
+        // How late it woke and how fast it worked depend on the machine; that it timed the
+        // fixed work in its first full second is certain.
+        assert!(
+            seconds[0].work.is_some_and(|w| w > Duration::ZERO),
+            "{seconds:?}"
+        );
     }
 }

@@ -56,6 +56,9 @@ pub struct Tick {
     /// CPU time the hypervisor stole in this second, when /proc/stat tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal_ms: Option<u64>,
+    /// The machine probe's fixed work at its fastest in this second, in µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_work_us: Option<f64>,
 }
 
 impl Recorder {
@@ -130,6 +133,7 @@ impl Recorder {
             if let Some(seen) = machine.get(tick.t as usize - 1) {
                 tick.wake_late_ms = round3(seen.late.as_secs_f64() * 1000.0);
                 tick.steal_ms = seen.steal_ms;
+                tick.fixed_work_us = seen.work.map(|w| round3(w.as_secs_f64() * 1e6));
             }
         }
         let all = &samples.all;
@@ -179,6 +183,7 @@ impl Samples {
                 max_ms: ms(h.max()),
                 wake_late_ms: 0.0,
                 steal_ms: None,
+                fixed_work_us: None,
             };
             self.timeline.push(tick);
             self.second.reset();
@@ -338,8 +343,11 @@ impl RunReport {
             let steal = machine.steal_ms.map_or(String::new(), |ms| {
                 format!(", {ms} ms stolen by the hypervisor")
             });
+            let work = machine
+                .fixed_work_us
+                .map_or(String::new(), crate::machine::fixed_work_text);
             out.push_str(&format!(
-                "  machine        probe woke at worst {:.1} ms late; {} s with a stall over {} ms{steal}\n",
+                "  machine        probe woke at worst {:.1} ms late; {} s with a stall over {} ms{steal}{work}\n",
                 machine.worst_wake_ms,
                 machine.stalled_seconds,
                 crate::machine::STALL.as_millis(),
@@ -432,7 +440,10 @@ mod tests {
             r#"{"t":1,"ok":5,"errors":0,"p50_ms":1.0,"p99_ms":2.0,"max_ms":3.0}"#,
         )
         .unwrap();
-        assert_eq!((tick.wake_late_ms, tick.steal_ms), (0.0, None));
+        assert_eq!(
+            (tick.wake_late_ms, tick.steal_ms, tick.fixed_work_us),
+            (0.0, None, None)
+        );
     }
 
     #[test]
