@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::watch::TICKS_PER_SECOND;
+
 const NAP: Duration = Duration::from_millis(1);
 /// Naps between two timings of the fixed work (ten a second: about 0.1% of a core).
 const WORK_EVERY: u32 = 100;
@@ -25,8 +27,6 @@ const WORK_EVERY: u32 = 100;
 const WORK_ROUNDS: u64 = 50_000;
 /// A wake-up this late counts as a stalled second in the summary.
 pub const STALL: Duration = Duration::from_millis(10);
-/// Linux reports CPU times in clock ticks of 1/100 s on every architecture we run on.
-const MS_PER_TICK: u64 = 10;
 
 /// One second as the probe saw it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -100,15 +100,17 @@ fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &Atom
             continue;
         };
         let second = usize::try_from(since.as_secs()).unwrap_or(usize::MAX);
+        let new_second = current != Some(second);
+        // Read before locking: `finish` should not wait on a file read.
+        let steal_now = new_second.then(steal_ticks).flatten();
         let mut seconds = seconds.lock().expect("machine probe poisoned");
-        if current != Some(second) {
-            // A new second: the steal since the last one started belongs to that one.
-            let steal_now = steal_ticks();
+        if new_second {
+            // The steal since the last second started belongs to that one.
             if let (Some(previous), Some(before), Some(now)) =
                 (current, steal_at_second_start, steal_now)
                 && let Some(entry) = seconds.get_mut(previous)
             {
-                entry.steal_ms = Some(now.saturating_sub(before) * MS_PER_TICK);
+                entry.steal_ms = Some(ticks_to_ms(now.saturating_sub(before)));
             }
             steal_at_second_start = steal_now;
             current = Some(second);
@@ -168,6 +170,10 @@ pub async fn watch_idle(duration: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn ticks_to_ms(ticks: u64) -> u64 {
+    (ticks as f64 * 1000.0 / TICKS_PER_SECOND).round() as u64
+}
+
 /// Steal ticks summed over the CPUs (the `cpu` line's eighth number).
 fn steal_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -198,7 +204,8 @@ pub fn summarise(seconds: &[MachineSecond], measured: usize) -> MachineSummary {
     }
 }
 
-fn micros(d: Duration) -> f64 {
+/// A duration in µs, to a tenth.
+pub fn micros(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 

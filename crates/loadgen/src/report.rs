@@ -133,7 +133,7 @@ impl Recorder {
             if let Some(seen) = machine.get(tick.t as usize - 1) {
                 tick.wake_late_ms = round3(seen.late.as_secs_f64() * 1000.0);
                 tick.steal_ms = seen.steal_ms;
-                tick.fixed_work_us = seen.work.map(|w| round3(w.as_secs_f64() * 1e6));
+                tick.fixed_work_us = seen.work.map(crate::machine::micros);
             }
         }
         let all = &samples.all;
