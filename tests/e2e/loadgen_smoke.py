@@ -98,6 +98,8 @@ def smoke(backend: str, env: dict) -> None:
               redirect["timeline"][0])
         check(redirect["machine"]["worst_wake_ms"] >= 0, "the machine probe watched the run",
               redirect.get("machine"))
+        check("server_cpu_pct" in redirect["timeline"][0], "the server's CPU per second",
+              redirect["timeline"][0])
         best, worst_second = redirect["machine"]["fixed_work_us"]
         check(0 < best <= worst_second, "the probe timed its fixed work", redirect["machine"])
 

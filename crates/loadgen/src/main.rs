@@ -137,14 +137,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let target = Target::parse(&common.target)?;
             let watch = watch::Watch::start(&common.watch_pid)?;
             let mut report = boot_storm::run(&target, &common.label, &args).await?;
-            report.server = watch.map(|w| w.finish(report.ok)).transpose()?;
+            report.attach_server(watch)?;
             (common, report)
         }
         Command::Register { common, args } => {
             let target = Target::parse(&common.target)?;
             let watch = watch::Watch::start(&common.watch_pid)?;
             let mut report = register::run(&target, &common.label, &args).await?;
-            report.server = watch.map(|w| w.finish(report.ok)).transpose()?;
+            report.attach_server(watch)?;
             (common, report)
         }
     };

@@ -132,7 +132,7 @@ pub async fn run(
         settings,
     };
     let mut report = recorder.finish(meta, Duration::from_secs_f64(args.duration));
-    report.server = watch.map(|w| w.finish(report.ok)).transpose()?;
+    report.attach_server(watch)?;
     Ok(report)
 }
 

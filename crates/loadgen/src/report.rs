@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::machine::{MachineProbe, MachineSummary};
-use crate::watch::ServerUsage;
+use crate::watch::{ServerUsage, Watch};
 
 /// Latencies are recorded in microseconds, from 1 µs to 100 s, at 3 significant digits.
 const HIGHEST_MICROS: u64 = 100_000_000;
@@ -59,6 +59,9 @@ pub struct Tick {
     /// The machine probe's fixed work at its fastest in this second, in µs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_work_us: Option<f64>,
+    /// The watched server's CPU in this second, in % of one core (`--watch-pid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_pct: Option<f64>,
 }
 
 impl Recorder {
@@ -184,6 +187,7 @@ impl Samples {
                 wake_late_ms: 0.0,
                 steal_ms: None,
                 fixed_work_us: None,
+                server_cpu_pct: None,
             };
             self.timeline.push(tick);
             self.second.reset();
@@ -307,6 +311,20 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Ends `watch` (the server's side of the run, when one was watched) into the report:
+    /// the window's usage, and the CPU of each second in the timeline.
+    pub fn attach_server(&mut self, watch: Option<Watch>) -> anyhow::Result<()> {
+        let Some(watch) = watch else {
+            return Ok(());
+        };
+        let (usage, per_second) = watch.finish(self.ok)?;
+        for (tick, pct) in self.timeline.iter_mut().zip(per_second) {
+            tick.server_cpu_pct = Some(pct);
+        }
+        self.server = Some(usage);
+        Ok(())
+    }
+
     /// The human-readable summary.
     pub fn table(&self) -> String {
         let m = &self.meta;

@@ -3,15 +3,16 @@
 //! steadier than throughput on a shared, noisy machine, and it is what the server would
 //! cost on a machine of its own.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 /// Linux reports CPU times in clock ticks of 1/100 s on every architecture we run on.
 pub const TICKS_PER_SECOND: f64 = 100.0;
 const RSS_SAMPLE: Duration = Duration::from_millis(200);
+const CPU_SAMPLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerUsage {
@@ -29,6 +30,8 @@ pub struct Watch {
     pids: Vec<u32>,
     cpu_at_start: f64,
     peak_kib: Arc<AtomicU64>,
+    /// The watched processes' CPU in each second since the start, in % of one core.
+    per_second: Arc<Mutex<Vec<f64>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -48,26 +51,52 @@ impl Watch {
                 tokio::time::sleep(RSS_SAMPLE).await;
             }
         });
+        let per_second = Arc::new(Mutex::new(Vec::new()));
+        let (logged, stopped, watched) = (per_second.clone(), stop.clone(), pids.to_vec());
+        tokio::spawn(async move {
+            let (mut cpu_before, mut at_before) = (cpu_at_start, Instant::now());
+            let mut second = tokio::time::interval_at((at_before + CPU_SAMPLE).into(), CPU_SAMPLE);
+            // A late tick is measured over the time that really passed, not caught up.
+            second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                second.tick().await;
+                let Ok(cpu) = cpu_seconds(&watched) else {
+                    return;
+                };
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let wall = at_before.elapsed().as_secs_f64().max(1e-9);
+                let pct = round3(100.0 * (cpu - cpu_before) / wall);
+                logged.lock().expect("watch poisoned").push(pct);
+                (cpu_before, at_before) = (cpu, Instant::now());
+            }
+        });
         Ok(Some(Self {
             pids: pids.to_vec(),
             cpu_at_start,
             peak_kib,
+            per_second,
             stop,
         }))
     }
 
-    pub fn finish(self, operations: u64) -> anyhow::Result<ServerUsage> {
+    /// The whole window's figures, and the CPU of each second (in % of one core) that ended
+    /// before this.
+    pub fn finish(self, operations: u64) -> anyhow::Result<(ServerUsage, Vec<f64>)> {
         self.stop.store(true, Ordering::Relaxed);
         let cpu = cpu_seconds(&self.pids)? - self.cpu_at_start;
         let peak = self
             .peak_kib
             .load(Ordering::Relaxed)
             .max(rss_kib(&self.pids));
-        Ok(ServerUsage {
+        let usage = ServerUsage {
             cpu_seconds: round3(cpu),
             cpu_us_per_op: round3(cpu * 1e6 / operations.max(1) as f64),
             peak_rss_mib: round3(peak as f64 / 1024.0),
-        })
+        };
+        let per_second = self.per_second.lock().expect("watch poisoned").clone();
+        Ok((usage, per_second))
     }
 }
 
@@ -131,8 +160,12 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        let usage = watch.finish(10).unwrap();
+        // Long enough for one whole second of CPU figures.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let (usage, per_second) = watch.finish(10).unwrap();
         assert!(usage.cpu_seconds >= 0.0);
+        assert!(!per_second.is_empty(), "a figure for the first second");
+        assert!(per_second.iter().all(|pct| *pct >= 0.0), "{per_second:?}");
         assert!(usage.peak_rss_mib > 1.0, "{usage:?}");
         assert!(Watch::start(&[]).unwrap().is_none());
     }
