@@ -8,9 +8,10 @@
 //! favours a thread that slept. When it wakes many milliseconds late, nothing in the
 //! generator could run either, and requests queued behind the stall whatever server was
 //! answering them: that second belongs to the machine. When the fixed work takes longer at
-//! its fastest, the CPU itself ran slower (a busy host, shared caches), which makes every
-//! process on the machine slower without any of them stalling; VMs that do not report steal
-//! show it only this way.
+//! its fastest, the CPU itself ran slower (a lower clock, a busy sibling thread on the
+//! host), which makes every process slower without any of them stalling; VMs that do not
+//! report steal show it only this way. The work stays in registers, so slower memory or
+//! caches do not show in it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
