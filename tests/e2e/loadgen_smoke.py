@@ -102,6 +102,8 @@ def smoke(backend: str, env: dict) -> None:
               redirect["timeline"][0])
         best, worst_second = redirect["machine"]["fixed_work_us"]
         check(0 < best <= worst_second, "the probe timed its fixed work", redirect["machine"])
+        best, worst_second = redirect["machine"]["memory_ns"]
+        check(0 < best <= worst_second, "the probe walked through memory", redirect["machine"])
 
         section(f"{backend}: boot-storm")
         path = os.path.join(out, "boot.json")
@@ -126,8 +128,8 @@ def smoke(backend: str, env: dict) -> None:
 
         section(f"{backend}: machine")
         idle = run(["machine", "--duration", "2"], gen_env, "machine: the probe alone for 2 s")
-        check("second   2:" in idle and "worst wake-up" in idle, "a line per second and a summary",
-              idle)
+        check("second   2:" in idle and "worst wake-up" in idle and "ns a load" in idle,
+              "a line per second and a summary, with the memory walk", idle)
 
         section(f"{backend}: plot")
         svg = os.path.join(out, "two.svg")

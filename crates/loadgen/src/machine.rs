@@ -1,7 +1,7 @@
 //! The machine's side of a run, seen from the generator: a probe thread that asks to sleep
 //! for 1 ms, over and over, and notes how late it woke; how long a fixed piece of arithmetic
-//! takes it, ten times a second; and the CPU time the hypervisor took from this VM (steal,
-//! from /proc/stat).
+//! and a walk through memory take it, ten times a second each; and the CPU time the
+//! hypervisor took from this VM (steal, from /proc/stat).
 //!
 //! A slow second in a report is either the server's or the machine's. On a quiet machine the
 //! probe wakes within a fraction of a millisecond even at full load, because the scheduler
@@ -11,7 +11,7 @@
 //! its fastest, the CPU itself ran slower (a lower clock, a busy sibling thread on the
 //! host), which makes every process slower without any of them stalling; VMs that do not
 //! report steal show it only this way. The work stays in registers, so slower memory or
-//! caches do not show in it.
+//! caches do not show in it: the memory walk ([`memory`]) is for those.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use self::memory::MemoryWalk;
 use crate::watch::TICKS_PER_SECOND;
+
+mod memory;
 
 const NAP: Duration = Duration::from_millis(1);
 /// Naps between two timings of the fixed work (ten a second: about 0.1% of a core).
@@ -38,6 +41,26 @@ pub struct MachineSecond {
     pub steal_ms: Option<u64>,
     /// The fixed work's fastest time in this second.
     pub work: Option<Duration>,
+    /// The memory walk's time per load, summed over the walks of this second.
+    pub memory: Mean,
+}
+
+/// A running mean of durations.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mean {
+    sum: Duration,
+    count: u32,
+}
+
+impl Mean {
+    pub fn add(&mut self, sample: Duration) {
+        self.sum += sample;
+        self.count += 1;
+    }
+
+    pub fn get(&self) -> Option<Duration> {
+        (self.count > 0).then(|| self.sum / self.count)
+    }
 }
 
 /// The whole measured window as the probe saw it.
@@ -54,6 +77,10 @@ pub struct MachineSummary {
     /// second: how much slower the CPU ran at its worst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_work_us: Option<[f64; 2]>,
+    /// A load from memory in the second it was fastest and in the second it was slowest,
+    /// in ns: how much slower memory and caches got at their worst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_ns: Option<[f64; 2]>,
 }
 
 /// The probe thread, from [`MachineProbe::start`] until [`MachineProbe::finish`].
@@ -88,6 +115,8 @@ impl MachineProbe {
 }
 
 fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &AtomicBool) {
+    // 64 MiB, built once (tens of ms), before the measured window on any usual warm-up.
+    let mut walk = MemoryWalk::new();
     let mut steal_at_second_start = None;
     let mut current = None;
     let mut naps = 0u32;
@@ -97,6 +126,8 @@ fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &Atom
         let late = asleep.elapsed().saturating_sub(NAP);
         naps = naps.wrapping_add(1);
         let work = naps.is_multiple_of(WORK_EVERY).then(fixed_work);
+        // Half a period after the fixed work, so that one nap never carries both.
+        let memory = (naps % WORK_EVERY == WORK_EVERY / 2).then(|| walk.step_time());
         let Some(since) = asleep.checked_duration_since(measure_from) else {
             continue;
         };
@@ -123,6 +154,9 @@ fn probe(measure_from: Instant, seconds: &Mutex<Vec<MachineSecond>>, stop: &Atom
             entry.late = entry.late.max(late);
             if let Some(work) = work {
                 entry.work = Some(entry.work.map_or(work, |fastest| fastest.min(work)));
+            }
+            if let Some(memory) = memory {
+                entry.memory.add(memory);
             }
         }
     }
@@ -154,19 +188,23 @@ pub async fn watch_idle(duration: Duration) -> anyhow::Result<()> {
         let work = second.work.map_or(String::new(), |w| {
             format!(", fixed work {:.1} µs", micros(w))
         });
+        let memory = second.memory.get().map_or(String::new(), |m| {
+            format!(", memory {:.1} ns a load", nanos(m))
+        });
         println!(
-            "  second {:>3}: woke at worst {:.2} ms late{steal}{work}",
+            "  second {:>3}: woke at worst {:.2} ms late{steal}{work}{memory}",
             n + 1,
             second.late.as_secs_f64() * 1000.0
         );
     }
     let summary = summarise(&seconds, measured);
     println!(
-        "machine: worst wake-up {:.2} ms late; {} of {measured} s with a stall over {} ms{}",
+        "machine: worst wake-up {:.2} ms late; {} of {measured} s with a stall over {} ms{}{}",
         summary.worst_wake_ms,
         summary.stalled_seconds,
         STALL.as_millis(),
         summary.fixed_work_us.map_or(String::new(), fixed_work_text),
+        summary.memory_ns.map_or(String::new(), memory_text),
     );
     Ok(())
 }
@@ -193,16 +231,20 @@ pub fn summarise(seconds: &[MachineSecond], measured: usize) -> MachineSummary {
     let worst = window.iter().map(|s| s.late).max().unwrap_or_default();
     let steal: Vec<u64> = window.iter().filter_map(|s| s.steal_ms).collect();
     let work: Vec<Duration> = window.iter().filter_map(|s| s.work).collect();
-    let fixed_work_us = match (work.iter().min(), work.iter().max()) {
-        (Some(best), Some(worst_second)) => Some([micros(*best), micros(*worst_second)]),
-        _ => None,
-    };
+    let fixed_work_us = best_and_worst(&work).map(|[best, worst]| [micros(best), micros(worst)]);
+    let memory: Vec<Duration> = window.iter().filter_map(|s| s.memory.get()).collect();
+    let memory_ns = best_and_worst(&memory).map(|[best, worst]| [nanos(best), nanos(worst)]);
     MachineSummary {
         worst_wake_ms: (worst.as_secs_f64() * 1e6).round() / 1e3,
         stalled_seconds: window.iter().filter(|s| s.late > STALL).count() as u64,
         steal_ms: (!steal.is_empty()).then(|| steal.iter().sum()),
         fixed_work_us,
+        memory_ns,
     }
+}
+
+fn best_and_worst(seconds: &[Duration]) -> Option<[Duration; 2]> {
+    Some([*seconds.iter().min()?, *seconds.iter().max()?])
 }
 
 /// A duration in µs, to a tenth.
@@ -210,15 +252,30 @@ pub fn micros(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
+/// A duration in ns, to a tenth.
+pub fn nanos(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e10).round() / 10.0
+}
+
 /// `; fixed work 84.0 µs at best, 97.5 µs in the slowest second (+16%)`
-pub fn fixed_work_text([best, worst_second]: [f64; 2]) -> String {
+pub fn fixed_work_text(best_and_worst: [f64; 2]) -> String {
+    spread_text("fixed work", "µs", best_and_worst)
+}
+
+/// `; memory 92.0 ns a load at best, 130.5 ns in the slowest second (+42%)`
+pub fn memory_text(best_and_worst: [f64; 2]) -> String {
+    spread_text("memory", "ns a load", best_and_worst)
+}
+
+fn spread_text(what: &str, unit: &str, [best, worst_second]: [f64; 2]) -> String {
     let slower = if best > 0.0 {
         (worst_second / best - 1.0) * 100.0
     } else {
         0.0
     };
+    let worst_unit = unit.split(' ').next().unwrap_or(unit);
     format!(
-        "; fixed work {best:.1} µs at best, {worst_second:.1} µs in the slowest second (+{slower:.0}%)"
+        "; {what} {best:.1} {unit} at best, {worst_second:.1} {worst_unit} in the slowest second (+{slower:.0}%)"
     )
 }
 
@@ -238,10 +295,16 @@ mod tests {
 
     #[test]
     fn the_summary_counts_stalled_seconds_and_steal() {
-        let second = |late_ms, steal_ms| MachineSecond {
-            late: Duration::from_millis(late_ms),
-            steal_ms,
-            work: Some(Duration::from_micros(100 + late_ms)),
+        let second = |late_ms, steal_ms| {
+            let mut memory = Mean::default();
+            memory.add(Duration::from_nanos(80 + late_ms));
+            memory.add(Duration::from_nanos(120 + late_ms));
+            MachineSecond {
+                late: Duration::from_millis(late_ms),
+                steal_ms,
+                work: Some(Duration::from_micros(100 + late_ms)),
+                memory,
+            }
         };
         let seconds = [
             second(1, Some(0)),
@@ -258,10 +321,20 @@ mod tests {
         assert_eq!(summary.steal_ms, Some(30));
         assert_eq!(summary.fixed_work_us, Some([101.0, 125.0]));
         assert_eq!(
+            summary.memory_ns,
+            Some([101.0, 125.0]),
+            "a second's memory figure is the mean of its walks"
+        );
+        assert_eq!(
             fixed_work_text([100.0, 125.0]),
             "; fixed work 100.0 µs at best, 125.0 µs in the slowest second (+25%)"
         );
-        assert_eq!(summarise(&[], 20).steal_ms, None);
+        assert_eq!(
+            memory_text([80.0, 120.0]),
+            "; memory 80.0 ns a load at best, 120.0 ns in the slowest second (+50%)"
+        );
+        let empty = summarise(&[], 20);
+        assert_eq!((empty.steal_ms, empty.memory_ns), (None, None));
     }
 
     #[test]
@@ -276,5 +349,6 @@ mod tests {
             seconds[0].work.is_some_and(|w| w > Duration::ZERO),
             "{seconds:?}"
         );
+        assert!(seconds[0].memory.get().is_some(), "{seconds:?}");
     }
 }

@@ -59,6 +59,9 @@ pub struct Tick {
     /// The machine probe's fixed work at its fastest in this second, in µs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_work_us: Option<f64>,
+    /// The machine probe's walk through memory in this second: ns a load, on average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_ns: Option<f64>,
     /// The watched server's CPU in this second, in % of one core (`--watch-pid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu_pct: Option<f64>,
@@ -137,6 +140,7 @@ impl Recorder {
                 tick.wake_late_ms = round3(seen.late.as_secs_f64() * 1000.0);
                 tick.steal_ms = seen.steal_ms;
                 tick.fixed_work_us = seen.work.map(crate::machine::micros);
+                tick.memory_ns = seen.memory.get().map(crate::machine::nanos);
             }
         }
         let all = &samples.all;
@@ -187,6 +191,7 @@ impl Samples {
                 wake_late_ms: 0.0,
                 steal_ms: None,
                 fixed_work_us: None,
+                memory_ns: None,
                 server_cpu_pct: None,
             };
             self.timeline.push(tick);
@@ -364,8 +369,11 @@ impl RunReport {
             let work = machine
                 .fixed_work_us
                 .map_or(String::new(), crate::machine::fixed_work_text);
+            let memory = machine
+                .memory_ns
+                .map_or(String::new(), crate::machine::memory_text);
             out.push_str(&format!(
-                "  machine        probe woke at worst {:.1} ms late; {} s with a stall over {} ms{steal}{work}\n",
+                "  machine        probe woke at worst {:.1} ms late; {} s with a stall over {} ms{steal}{work}{memory}\n",
                 machine.worst_wake_ms,
                 machine.stalled_seconds,
                 crate::machine::STALL.as_millis(),
@@ -459,8 +467,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (tick.wake_late_ms, tick.steal_ms, tick.fixed_work_us),
-            (0.0, None, None)
+            (
+                tick.wake_late_ms,
+                tick.steal_ms,
+                tick.fixed_work_us,
+                tick.memory_ns
+            ),
+            (0.0, None, None, None)
         );
     }
 
