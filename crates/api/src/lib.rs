@@ -191,7 +191,7 @@ pub fn app(state: AppState, body_limit: usize) -> impl Endpoint {
     let api = v1::service();
     let spec = openapi_json();
     let docs = openapi_fixup(&api.scalar_html());
-    Route::new()
+    let routes = Route::new()
         .at("/healthz", poem::get(health::healthz))
         .at("/readyz", poem::get(health::readyz))
         .at(
@@ -220,10 +220,11 @@ pub fn app(state: AppState, body_limit: usize) -> impl Endpoint {
         .at("/xmlrpc", xmlrpc_route(body_limit))
         .at("/xmlrpc/", xmlrpc_route(body_limit))
         // The phone endpoints: `/{type}.htm`, `/{type}-{MAC}.htm`, `/{type}/{type}.php`.
+        // Most phone requests are answered by the lane in front before reaching these.
         .at("/:file", poem::get(phone::settings_file))
         .at("/:dir/:file", poem::get(phone::legacy))
-        .data(state)
-        .around(request_log::log_request)
+        .data(state.clone());
+    phone::PhoneLane::new(routes, state).around(request_log::log_request)
 }
 
 fn xmlrpc_route(body_limit: usize) -> impl Endpoint {

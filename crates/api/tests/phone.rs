@@ -112,6 +112,22 @@ async fn every_endpoint_carries_the_setting_server(app: &TestApp) {
     assert_eq!(head.0.headers()["cache-control"], "no-store");
     assert!(head.0.into_body().into_bytes().await.unwrap().is_empty());
 
+    // The lane ahead of the router takes plain GETs of phone paths; the router answers
+    // what it leaves alone the same way.
+    let encoded = phone(app, "/snomD785%2D000413922D24.htm", None).await;
+    assert_eq!(
+        encoded.body, by_path.body,
+        "a percent-encoded name, through the router"
+    );
+    let api = phone(app, "/v1/v1.php?mac=000413922D24", None).await;
+    assert_eq!(
+        api.status, 404,
+        "/v1/ is the REST API's, even for a phone-like name"
+    );
+    assert_eq!(api.content_type, "application/problem+json");
+    let post = app.client.post("/snomD785-000413922D24.htm").send().await;
+    assert_eq!(post.0.status().as_u16(), 405);
+
     for bad in [
         "/snomD785-0004139.htm",
         "/snomD785.xml",

@@ -18,6 +18,11 @@ impl PhoneType {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `s` would parse, without making a `PhoneType` of it.
+    pub fn is_valid(s: &str) -> bool {
+        is_phone_type(s)
+    }
 }
 
 fn is_phone_type(s: &str) -> bool {
