@@ -259,23 +259,23 @@ pub fn nanos(d: Duration) -> f64 {
 
 /// `; fixed work 84.0 µs at best, 97.5 µs in the slowest second (+16%)`
 pub fn fixed_work_text(best_and_worst: [f64; 2]) -> String {
-    spread_text("fixed work", "µs", best_and_worst)
+    spread_text("fixed work", "µs", "", best_and_worst)
 }
 
 /// `; memory 92.0 ns a load at best, 130.5 ns in the slowest second (+42%)`
 pub fn memory_text(best_and_worst: [f64; 2]) -> String {
-    spread_text("memory", "ns a load", best_and_worst)
+    spread_text("memory", "ns", " a load", best_and_worst)
 }
 
-fn spread_text(what: &str, unit: &str, [best, worst_second]: [f64; 2]) -> String {
+/// `per` follows the first figure only.
+fn spread_text(what: &str, unit: &str, per: &str, [best, worst_second]: [f64; 2]) -> String {
     let slower = if best > 0.0 {
         (worst_second / best - 1.0) * 100.0
     } else {
         0.0
     };
-    let worst_unit = unit.split(' ').next().unwrap_or(unit);
     format!(
-        "; {what} {best:.1} {unit} at best, {worst_second:.1} {worst_unit} in the slowest second (+{slower:.0}%)"
+        "; {what} {best:.1} {unit}{per} at best, {worst_second:.1} {unit} in the slowest second (+{slower:.0}%)"
     )
 }
 
