@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 /// Twice the last-level cache of the machines this runs on (32 MiB): most steps miss it.
 const BUFFER_BYTES: usize = 64 << 20;
-/// One step per cache line: the next index sits at the start of each 64-byte line.
-const SLOT: usize = 64 / std::mem::size_of::<u32>();
+const LINE_BYTES: usize = 64;
+/// One step per cache line: the next index sits at the start of each line.
+const SLOT: usize = LINE_BYTES / std::mem::size_of::<u32>();
 /// Steps per walk: about half a millisecond at DRAM latency.
 const STEPS: u32 = 4_096;
 
@@ -25,7 +26,7 @@ pub struct MemoryWalk {
 
 impl MemoryWalk {
     pub fn new() -> Self {
-        Self::with_lines(BUFFER_BYTES / 64)
+        Self::with_lines(BUFFER_BYTES / LINE_BYTES)
     }
 
     fn with_lines(lines: usize) -> Self {
