@@ -45,6 +45,24 @@ fn prefix() -> String {
     format!("{}:", unique_name("signpost_ratelimit"))
 }
 
+/// Deletes a case's buckets: one under a slow rule would otherwise outlive the run by hours.
+async fn forget(url: &str, prefix: &str) {
+    let client = ::redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let () = ::redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+}
+
 async fn take(limiter: &Limiter, key: &str, rule: BucketRule, cost: u32) -> Decision {
     limiter.take(key, rule, cost).await.unwrap()
 }
@@ -214,7 +232,9 @@ macro_rules! contract {
                         return;
                     };
                     let timeout = std::time::Duration::from_secs(2);
-                    super::$case(super::redis_limiter(&url, &super::prefix(), timeout)).await;
+                    let prefix = super::prefix();
+                    super::$case(super::redis_limiter(&url, &prefix, timeout)).await;
+                    super::forget(&url, &prefix).await;
                 }
             )*
         }
@@ -243,11 +263,14 @@ async fn redis_replicas_share_buckets_and_prefixes_separate_them() {
     let shared = prefix();
     let one = redis_limiter(&url, &shared, timeout);
     let other = redis_limiter(&url, &shared, timeout);
-    let elsewhere = redis_limiter(&url, &prefix(), timeout);
+    let another = prefix();
+    let elsewhere = redis_limiter(&url, &another, timeout);
     assert_eq!(take(&one, "k", SLOW, 2).await, Decision::Allowed);
     assert_eq!(take(&other, "k", SLOW, 1).await, Decision::Allowed);
     assert!(retry_after(take(&one, "k", SLOW, 1).await) > Duration::ZERO);
     assert_eq!(take(&elsewhere, "k", SLOW, 3).await, Decision::Allowed);
+    forget(&url, &shared).await;
+    forget(&url, &another).await;
 }
 
 /// Buckets live at `{prefix}rl:{key}` and expire once they would be full again; a peek
@@ -278,6 +301,7 @@ async fn redis_buckets_expire_when_full_and_survive_a_script_flush() {
         .unwrap();
     assert_eq!(take(&limiter, "taken", SLOW, 1).await, Decision::Allowed);
     assert!(retry_after(take(&limiter, "taken", SLOW, 1).await) > Duration::ZERO);
+    forget(&url, &prefix).await;
 }
 
 /// Separate in-process limiters are separate processes; clones are one.
