@@ -406,6 +406,50 @@ def socket_connection(port: int):
 # Backends and servers
 
 
+def drop_bench_state(name: str, args) -> None:
+    """Drops a run's database and deletes its Redis keys, warning (not failing) if it cannot."""
+    done = _psql(args.postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", timeout=120)
+    if done.returncode != 0:
+        print(f"warning: cannot drop database {name}: {done.stderr.strip()}", file=sys.stderr)
+    prefix = f"{name}:"
+    try:
+        redis = Redis(args.redis_url)
+        try:
+            redis.delete_prefix(prefix)
+        finally:
+            redis.close()
+    except (OSError, RuntimeError) as err:
+        print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
+
+
+def sweep_dead_runs(args) -> None:
+    """Drops what earlier runs on this machine left when something killed them outright
+    (SIGKILL, a lost session): their `finally` never ran. A run's database is named after its
+    process id, so one whose process is gone is safe to drop; a live one is left alone."""
+    done = _psql(
+        args.postgres_url,
+        r"SELECT datname FROM pg_database WHERE datname LIKE 'signpost\_bench\_%'",
+    )
+    if done.returncode != 0:
+        return  # check_real_backends has already said what is wrong with PostgreSQL
+    for name in done.stdout.split():
+        pid = name.split("_")[2]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        say(f"dropping {name}, left by run {pid}, which is gone")
+        drop_bench_state(name, args)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 @contextlib.contextmanager
 def backend_env(kind: str, args):
     """The SIGNPOST_* variables that select the backend: none for embedded; for postgres a
@@ -426,17 +470,7 @@ def backend_env(kind: str, args):
             "SIGNPOST_REDIS_PREFIX": prefix,
         }
     finally:
-        done = _psql(args.postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", timeout=120)
-        if done.returncode != 0:
-            print(f"warning: cannot drop database {name}: {done.stderr.strip()}", file=sys.stderr)
-        try:
-            redis = Redis(args.redis_url)
-            try:
-                redis.delete_prefix(prefix)
-            finally:
-                redis.close()
-        except (OSError, RuntimeError) as err:
-            print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
+        drop_bench_state(name, args)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -1137,6 +1171,7 @@ def main() -> None:
     kinds = ["embedded", "postgres"] if args.backend == "both" else [args.backend]
     if "postgres" in kinds:
         check_real_backends(args)
+        sweep_dead_runs(args)
     nginx_bin = ensure_nginx()
     os.makedirs(args.out, exist_ok=True)
     info = machine(args, nginx_bin)
