@@ -2,10 +2,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::Server;
-use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
+use poem::listener::{Listener, RustlsCertificate, RustlsConfig, RustlsListener, TcpListener};
 
 use crate::config::{Config, TlsSettings};
 use crate::wiring;
+
+mod plain;
 
 /// How often blobs that no file refers to are looked for, and how long after the start
 /// the first time.
@@ -31,7 +33,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     // Read before anything is announced: a bad certificate must fail the start.
     let tls = config.tls.as_ref().map(tls_config).transpose()?;
-    let listener = TcpListener::bind(config.listen);
+    let cannot_serve = || format!("cannot serve on {}", config.listen);
+    let listening = match tls {
+        // Bound here, so that a taken port fails the start before it is announced.
+        None => Listening::Plain(
+            tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(cannot_serve)?,
+        ),
+        Some(tls) => Listening::Tls(TcpListener::bind(config.listen).rustls(tls)),
+    };
     tracing::info!(
         listen = %config.listen,
         registry = backends.registry.name,
@@ -40,19 +51,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "signpost is serving"
     );
     let app = signpost_api::app(state, config.max_body_bytes);
-    let served = match tls {
-        None => {
+    let served = match listening {
+        Listening::Plain(listener) => {
+            plain::serve(listener, app, shutdown_signal(), GRACE_PERIOD).await
+        }
+        Listening::Tls(listener) => {
             Server::new(listener)
                 .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
                 .await
         }
-        Some(tls) => {
-            Server::new(listener.rustls(tls))
-                .run_with_graceful_shutdown(app, shutdown_signal(), Some(GRACE_PERIOD))
-                .await
-        }
     };
-    served.with_context(|| format!("cannot serve on {}", config.listen))?;
+    served.with_context(cannot_serve)?;
     // Last-seen noted since the last flush would otherwise be lost.
     phone.flush_sightings().await;
     for task in background {
@@ -60,6 +69,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("signpost stopped");
     Ok(())
+}
+
+/// Plain HTTP is served by our own HTTP/1 loop (see [`plain`]); HTTPS by poem's server,
+/// which negotiates HTTP/2 or HTTP/1.1 over ALPN.
+enum Listening {
+    Plain(tokio::net::TcpListener),
+    Tls(RustlsListener<TcpListener<std::net::SocketAddr>, RustlsConfig>),
 }
 
 /// The certificate and key, read and checked once at start: a missing or unreadable file,

@@ -65,6 +65,22 @@ fn bad_configuration_exits_with_one_clear_line() {
         "{line}"
     );
     assert!(started.elapsed() < Duration::from_secs(20), "fails fast");
+
+    // A taken port fails the start before it is announced.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let output = signpost(dir.path(), &[("SIGNPOST_LISTEN", listen.clone())])
+        .arg("serve")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("signpost: cannot serve on {listen}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("signpost is serving"), "{stderr}");
 }
 
 #[test]
