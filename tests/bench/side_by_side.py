@@ -92,7 +92,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from signpost_e2e import Redis, Server, _psql, free_port, unique  # noqa: E402 - needs the path
+from signpost_e2e import (  # noqa: E402 - needs the path
+    Redis, Server, _psql, drop_database_and_keys, free_port, unique,
+)
 
 PHONE_TYPE = "snomD785"  # the generator's default model
 FIRST_MAC = 0x000413100000  # the seeded fleet: FIRST_MAC .. FIRST_MAC + devices - 1
@@ -407,19 +409,8 @@ def socket_connection(port: int):
 
 
 def drop_bench_state(name: str, args) -> None:
-    """Drops a run's database and deletes its Redis keys, warning (not failing) if it cannot."""
-    done = _psql(args.postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", timeout=120)
-    if done.returncode != 0:
-        print(f"warning: cannot drop database {name}: {done.stderr.strip()}", file=sys.stderr)
-    prefix = f"{name}:"
-    try:
-        redis = Redis(args.redis_url)
-        try:
-            redis.delete_prefix(prefix)
-        finally:
-            redis.close()
-    except (OSError, RuntimeError) as err:
-        print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
+    """Drops a run's database and deletes its Redis keys."""
+    drop_database_and_keys(args.postgres_url, name, args.redis_url, f"{name}:", timeout=120)
 
 
 def sweep_dead_runs(args) -> None:

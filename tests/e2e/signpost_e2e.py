@@ -448,17 +448,24 @@ def backends(s3: bool = False):
                 store.delete_bucket(bucket)
             except (OSError, RuntimeError, ET.ParseError) as err:
                 print(f"warning: cannot delete S3 bucket {bucket}: {err}", file=sys.stderr)
-        done = _psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        if done.returncode != 0:
-            print(f"warning: cannot drop test database {name}: {done.stderr.strip()}", file=sys.stderr)
+        drop_database_and_keys(pg, name, redis_url, prefix)
+
+
+def drop_database_and_keys(pg: str, name: str, redis_url: str, prefix: str,
+                           timeout: float = 30) -> None:
+    """Drops a run's database and deletes its Redis keys, warning (not failing) if it cannot:
+    what is left behind must not hide the run's own result."""
+    done = _psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", timeout=timeout)
+    if done.returncode != 0:
+        print(f"warning: cannot drop database {name}: {done.stderr.strip()}", file=sys.stderr)
+    try:
+        redis = Redis(redis_url)
         try:
-            redis = Redis(redis_url)
-            try:
-                redis.delete_prefix(prefix)
-            finally:
-                redis.close()
-        except (OSError, RuntimeError) as err:
-            print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
+            redis.delete_prefix(prefix)
+        finally:
+            redis.close()
+    except (OSError, RuntimeError) as err:
+        print(f"warning: cannot delete Redis keys {prefix}*: {err}", file=sys.stderr)
 
 
 def for_each_backend(body, s3: bool = False) -> None:
