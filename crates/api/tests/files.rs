@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use signpost_domain::Role;
 use signpost_store::blobs::BlobKey;
 use support::{
-    Api, D785_UA, KIB, OCTETS, Target, hosted_base, pattern, phone_get, streamed, subset,
+    Api, D24, D785_UA, FIRMWARE, FORM, HTML, KIB, OCTETS, Target, hosted_base, pattern, phone_get,
+    streamed, subset,
 };
 
 on_every_store!(
@@ -31,13 +32,9 @@ on_every_store!(
     changes_are_audited_without_blob_keys,
 );
 
-const FORM: &str = "application/x-www-form-urlencoded";
-const HTML: &str = "text/html; charset=utf-8";
 /// SHA-256 of "hello" and of "hello world".
 const HELLO_SHA: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 const HELLO_WORLD_SHA: &str = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
-const FIRMWARE: &str = "firmware/snomD785-10.1.33.33.bin";
-const D24: &str = "000413922D24";
 
 async fn upload_get_head_list_delete(app: &TestApp) {
     let api = Api::hosted_tenant(app, "acme").await;

@@ -11,12 +11,9 @@ use common::TestApp;
 use poem::Body;
 use poem::http::Method;
 use serde_json::json;
-use support::{Api, D785_UA, KIB, hosted_base, pattern, phone_get, subset};
-
-const FORM: &str = "application/x-www-form-urlencoded";
-const HTML: &str = "text/html; charset=utf-8";
-const FIRMWARE: &str = "firmware/snomD785-10.1.33.33.bin";
-const D24: &str = "000413922D24";
+use support::{
+    Api, D24, D785_UA, FIRMWARE, FORM, HTML, KIB, hosted_base, pattern, phone_get, subset,
+};
 
 on_every_store!(
     hosted_files_end_to_end,

@@ -83,6 +83,12 @@ pub const BAD_PATHS: &[(&str, &str)] = &[
 pub const D785_UA: &str = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)";
 pub const KIB: usize = 1024;
 pub const OCTETS: &str = "application/octet-stream";
+pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const HTML: &str = "text/html; charset=utf-8";
+/// The firmware file the hosted tests upload; its name carries the version `D785_UA` reports.
+pub const FIRMWARE: &str = "firmware/snomD785-10.1.33.33.bin";
+/// The MAC in `D785_UA`.
+pub const D24: &str = "000413922D24";
 
 /// A response read whole.
 #[derive(Debug)]
