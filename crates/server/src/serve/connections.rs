@@ -1,0 +1,210 @@
+//! HTTP connections, plain or TLS, served by hyper directly.
+//!
+//! A boot storm opens four connections per phone, so what a connection costs before and
+//! after its one request counts as much as the request. poem's server sniffs every new
+//! plain connection for an HTTP/2 preface (a 24-byte read before the real one), shuts the
+//! socket down twice, and boxes every request's future to call the application through a
+//! trait object. Here the application is called as its own type, a connection reads its
+//! request once and shuts down once. Plain HTTP is HTTP/1.1, which phones and API clients
+//! speak; over TLS a client may choose HTTP/2 in the handshake (ALPN).
+//!
+//! A client has [`Timeouts::header_read`] to send each request's head, counted from when
+//! the connection is ready for it (just opened, or its last answer sent), and a TLS client
+//! [`Timeouts::handshake`] to finish its handshake: a connection that never sends, or
+//! trickles a byte at a time, is closed instead of holding a socket and a task for good.
+//!
+//! Stopping: no new connections once the signal comes; requests in flight finish, idle
+//! keep-alive connections close, and after the grace period whatever is left is dropped.
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::HttpService;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
+use poem::http::uri::Scheme;
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Request, Response};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::tls::HTTP2;
+
+/// What hyper sends: poem's response body, boxed as poem boxes it.
+type WireResponse = hyper::Response<BoxBody<Bytes, io::Error>>;
+
+/// How long to wait before accepting again after an accept failed (out of file
+/// descriptors, say): retrying at once would spin a core while nothing can change.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long a client may take over each step, and the server over stopping.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// To send a request's head, from when the connection is ready for one. This also
+    /// closes a kept-alive HTTP/1 connection that stays idle this long.
+    pub header_read: Duration,
+    /// To finish the TLS handshake, from the accept.
+    pub handshake: Duration,
+    /// For requests in flight to finish once the server is told to stop.
+    pub grace: Duration,
+}
+
+/// Serves `app` on `listener` (TLS with `tls`) until `stop` resolves, then lets open
+/// connections finish for at most `timeouts.grace`.
+pub async fn serve<E>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: E,
+    stop: impl Future<Output = ()>,
+    timeouts: Timeouts,
+) -> io::Result<()>
+where
+    E: IntoEndpoint,
+    E::Endpoint: 'static,
+{
+    let app = Arc::new(app.into_endpoint().map_to_response());
+    let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
+    let connections = TaskTracker::new();
+    let stopping = Stopping::default();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let connection = Connection {
+                        app: app.clone(),
+                        local: local.clone(),
+                        remote: RemoteAddr(Addr::SocketAddr(peer)),
+                        timeouts,
+                        stopping: stopping.clone(),
+                    };
+                    connections.spawn(connection.serve(stream, tls.clone()));
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    stopping.requested.cancel();
+    connections.close();
+    if tokio::time::timeout(timeouts.grace, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "dropping the connections still open after the grace period"
+        );
+        stopping.overdue.cancel();
+        connections.wait().await;
+    }
+    Ok(())
+}
+
+/// What a connection watches while the server stops.
+#[derive(Clone, Default)]
+struct Stopping {
+    /// Finish the request in flight, then close.
+    requested: CancellationToken,
+    /// The grace period is over: close now.
+    overdue: CancellationToken,
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection<E> {
+    app: Arc<E>,
+    local: LocalAddr,
+    remote: RemoteAddr,
+    timeouts: Timeouts,
+    stopping: Stopping,
+}
+
+impl<E> Connection<E>
+where
+    E: Endpoint<Output = Response> + 'static,
+{
+    async fn serve(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        // A connection's errors (a peer that went away, a malformed request, which hyper
+        // has already answered, a failed or slow handshake) are the peer's business, not
+        // the server's.
+        let Some(acceptor) = tls else {
+            let http1 = self
+                .http1()
+                .serve_connection(TokioIo::new(stream), self.service(Scheme::HTTP));
+            return self.drive(http1).await;
+        };
+        let handshake = tokio::time::timeout(self.timeouts.handshake, acceptor.accept(stream));
+        let stream = tokio::select! {
+            shaken = handshake => match shaken {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(_)) | Err(_) => return,
+            },
+            () = self.stopping.requested.cancelled() => return,
+        };
+        let service = self.service(Scheme::HTTPS);
+        if stream.get_ref().1.alpn_protocol() == Some(HTTP2) {
+            let http2 = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service);
+            self.drive(http2).await;
+        } else {
+            let http1 = self.http1().serve_connection(TokioIo::new(stream), service);
+            self.drive(http1).await;
+        }
+    }
+
+    fn http1(&self) -> http1::Builder {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.timeouts.header_read);
+        builder
+    }
+
+    /// The application as hyper calls it, with the addresses and scheme poem's requests
+    /// carry.
+    fn service(
+        &self,
+        scheme: Scheme,
+    ) -> impl HttpService<Incoming, ResBody = BoxBody<Bytes, io::Error>, Future: Send + 'static> + use<E>
+    {
+        let (app, local, remote) = (self.app.clone(), self.local.clone(), self.remote.clone());
+        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let (app, local, remote) = (app.clone(), local.clone(), remote.clone());
+            let scheme = scheme.clone();
+            async move {
+                let request = Request::from((request, local, remote, scheme));
+                Ok::<WireResponse, Infallible>(app.get_response(request).await.into())
+            }
+        })
+    }
+
+    /// Runs `connection` until it ends, asking it to finish its request in flight and
+    /// close once a stop is requested, and dropping it once the grace period is over.
+    async fn drive<C: GracefulConnection>(&self, connection: C) {
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = self.stopping.requested.cancelled() => connection.as_mut().graceful_shutdown(),
+        }
+        tokio::select! {
+            _ = connection => {}
+            () = self.stopping.overdue.cancelled() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

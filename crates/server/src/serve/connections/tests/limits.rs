@@ -1,0 +1,32 @@
+//! Clients that take too long over a request's head are closed.
+
+use super::*;
+
+/// Well above a loopback round trip, and well below [`PATIENCE`].
+const SHORT: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_head_not_sent_in_time_closes_the_connection() {
+    let timeouts = Timeouts {
+        header_read: SHORT,
+        ..timeouts(PATIENCE)
+    };
+    let server = start_with(timeouts, None).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut trickling = TcpStream::connect(server.addr).await.unwrap();
+    trickling
+        .write_all(b"GET /addr HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    send(&mut idle, "/addr").await;
+    let (head, _) = response(&mut idle).await.unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    // `response` waits PATIENCE for an answer or EOF: each of these gets EOF.
+    assert_eq!(response(&mut silent).await, None, "a silent connection");
+    assert_eq!(response(&mut trickling).await, None, "half a head");
+    assert_eq!(response(&mut idle).await, None, "an idle kept-alive one");
+    server.stop.send(()).unwrap();
+    server.served.await.unwrap().unwrap();
+}
