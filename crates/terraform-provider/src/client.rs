@@ -17,7 +17,7 @@ use hyper::{Method, StatusCode, Uri, header};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
@@ -30,6 +30,9 @@ type Body = BoxBody<Bytes, std::io::Error>;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Attempts for answers that say "try again" (429, 503) and for lost connections.
 const ATTEMPTS: u32 = 4;
+/// Idle connections are dropped before Signpost would close them (30 s without a request),
+/// so a request is never sent on a connection the server is closing at that moment.
+const POOL_IDLE: Duration = Duration::from_secs(20);
 /// Page size for lists (the API's maximum).
 const PAGE: u32 = 1000;
 
@@ -132,6 +135,8 @@ impl Client {
     pub fn new(endpoint: &str, key_id: &str, key_secret: &str) -> Result<Self, String> {
         let base = normalise_endpoint(endpoint)?;
         let http = HyperClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE)
             .build(connector(base.starts_with("https://"))?);
         Ok(Self {
             http,
