@@ -16,10 +16,10 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(600);
 /// How long clients and the server may take; see [`connections::Timeouts`].
 const TIMEOUTS: connections::Timeouts = connections::Timeouts {
-    // As long as hyper's own default: far more than a phone on a poor link needs to send a
-    // few hundred bytes, and it closes idle keep-alive connections well before nginx's 75 s.
+    // As long as hyper's own default: far more than a phone on a poor link needs for a TLS
+    // handshake and a few hundred bytes, and it closes idle keep-alive connections well
+    // before nginx's 75 s.
     header_read: Duration::from_secs(30),
-    handshake: Duration::from_secs(10),
     // In-flight requests after SIGTERM/SIGINT.
     grace: Duration::from_secs(10),
 };

@@ -9,9 +9,9 @@
 //! speak; over TLS a client may choose HTTP/2 in the handshake (ALPN).
 //!
 //! A client has [`Timeouts::header_read`] to send each request's head, counted from when
-//! the connection is ready for it (just opened, or its last answer sent), and a TLS client
-//! [`Timeouts::handshake`] to finish its handshake: a connection that never sends, or
-//! trickles a byte at a time, is closed instead of holding a socket and a task for good.
+//! the connection is ready for it (just opened, the TLS handshake included, or its last
+//! answer sent): a connection that never sends, or trickles a byte at a time, is closed
+//! instead of holding a socket and a task for good (see [`idle`]).
 //!
 //! Stopping: no new connections once the signal comes; requests in flight finish, idle
 //! keep-alive connections close, and after the grace period whatever is left is dropped.
@@ -26,7 +26,7 @@ use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::HttpService;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulConnection;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
@@ -36,10 +36,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::idle::{Idle, IdleWatch, Tracked, Watched};
 use super::tls::HTTP2;
 
-/// What hyper sends: poem's response body, boxed as poem boxes it.
-type WireResponse = hyper::Response<BoxBody<Bytes, io::Error>>;
+mod idle;
+
+/// What hyper sends: poem's response body, boxed as poem boxes it, keeping its request
+/// busy until it is sent.
+type WireBody = Tracked<BoxBody<Bytes, io::Error>>;
 
 /// How long to wait before accepting again after an accept failed (out of file
 /// descriptors, say): retrying at once would spin a core while nothing can change.
@@ -48,11 +52,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a client may take over each step, and the server over stopping.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
-    /// To send a request's head, from when the connection is ready for one. This also
-    /// closes a kept-alive HTTP/1 connection that stays idle this long.
+    /// To send a request's head, from when the connection is ready for one (the TLS
+    /// handshake included). This also closes a kept-alive connection idle this long.
     pub header_read: Duration,
-    /// To finish the TLS handshake, from the accept.
-    pub handshake: Duration,
     /// For requests in flight to finish once the server is told to stop.
     pub grace: Duration,
 }
@@ -74,6 +76,7 @@ where
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
     let connections = TaskTracker::new();
     let stopping = Stopping::default();
+    let idle = IdleWatch::start(timeouts.header_read);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -84,7 +87,7 @@ where
                         app: app.clone(),
                         local: local.clone(),
                         remote: RemoteAddr(Addr::SocketAddr(peer)),
-                        timeouts,
+                        watched: idle.watch(),
                         stopping: stopping.clone(),
                     };
                     connections.spawn(connection.serve(stream, tls.clone()));
@@ -127,7 +130,7 @@ struct Connection<E> {
     app: Arc<E>,
     local: LocalAddr,
     remote: RemoteAddr,
-    timeouts: Timeouts,
+    watched: Watched,
     stopping: Stopping,
 }
 
@@ -140,63 +143,57 @@ where
         // has already answered, a failed or slow handshake) are the peer's business, not
         // the server's.
         let Some(acceptor) = tls else {
-            let http1 = self
-                .http1()
+            let http1 = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), self.service(Scheme::HTTP));
             return self.drive(http1).await;
         };
-        let handshake = tokio::time::timeout(self.timeouts.handshake, acceptor.accept(stream));
         let stream = tokio::select! {
-            shaken = handshake => match shaken {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(_)) | Err(_) => return,
+            shaken = acceptor.accept(stream) => match shaken {
+                Ok(stream) => stream,
+                Err(_) => return,
             },
+            () = self.watched.idle.expired() => return,
             () = self.stopping.requested.cancelled() => return,
         };
         let service = self.service(Scheme::HTTPS);
         if stream.get_ref().1.alpn_protocol() == Some(HTTP2) {
             let http2 = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service);
             self.drive(http2).await;
         } else {
-            let http1 = self.http1().serve_connection(TokioIo::new(stream), service);
+            let http1 = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             self.drive(http1).await;
         }
     }
 
-    fn http1(&self) -> http1::Builder {
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.timeouts.header_read);
-        builder
-    }
-
     /// The application as hyper calls it, with the addresses and scheme poem's requests
-    /// carry.
+    /// carry; each request keeps the connection busy until its answer is sent.
     fn service(
         &self,
         scheme: Scheme,
-    ) -> impl HttpService<Incoming, ResBody = BoxBody<Bytes, io::Error>, Future: Send + 'static> + use<E>
-    {
+    ) -> impl HttpService<Incoming, ResBody = WireBody, Future: Send + 'static> + use<E> {
         let (app, local, remote) = (self.app.clone(), self.local.clone(), self.remote.clone());
+        let idle: Arc<Idle> = self.watched.idle.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let busy = idle.begin();
             let (app, local, remote) = (app.clone(), local.clone(), remote.clone());
             let scheme = scheme.clone();
             async move {
                 let request = Request::from((request, local, remote, scheme));
-                Ok::<WireResponse, Infallible>(app.get_response(request).await.into())
+                let response: hyper::Response<_> = app.get_response(request).await.into();
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
             }
         })
     }
 
-    /// Runs `connection` until it ends, asking it to finish its request in flight and
-    /// close once a stop is requested, and dropping it once the grace period is over.
+    /// Runs `connection` until it ends or stays idle too long, asking it to finish its
+    /// request in flight and close once a stop is requested, and dropping it once the grace
+    /// period is over.
     async fn drive<C: GracefulConnection>(&self, connection: C) {
         tokio::pin!(connection);
         tokio::select! {
             _ = connection.as_mut() => return,
+            () = self.watched.idle.expired() => return,
             () = self.stopping.requested.cancelled() => connection.as_mut().graceful_shutdown(),
         }
         tokio::select! {

@@ -28,7 +28,6 @@ struct Running {
 fn timeouts(grace: Duration) -> Timeouts {
     Timeouts {
         header_read: PATIENCE,
-        handshake: PATIENCE,
         grace,
     }
 }

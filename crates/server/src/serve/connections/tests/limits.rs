@@ -30,3 +30,25 @@ async fn a_head_not_sent_in_time_closes_the_connection() {
     server.stop.send(()).unwrap();
     server.served.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_request_in_progress_is_not_idle() {
+    let timeouts = Timeouts {
+        header_read: SHORT,
+        ..timeouts(PATIENCE)
+    };
+    let mut server = start_with(timeouts, None).await;
+    let mut busy = TcpStream::connect(server.addr).await.unwrap();
+    send(&mut busy, "/slow").await;
+    server.started.recv().await.unwrap();
+    // Three limits over: a connection idle this long would have been closed.
+    tokio::time::sleep(SHORT * 3).await;
+    server.release.add_permits(1);
+    let (head, body) = response(&mut busy).await.unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(body, "finished");
+    // Idle again from its answer: closed after the limit.
+    assert_eq!(response(&mut busy).await, None);
+    server.stop.send(()).unwrap();
+    server.served.await.unwrap().unwrap();
+}

@@ -1,5 +1,5 @@
 //! HTTPS on the same loop: HTTP/1.1, or HTTP/2 when the client chooses it in the
-//! handshake, and handshakes that do not finish in time.
+//! handshake; handshakes that do not finish in time, and idle HTTP/2 connections.
 
 use http_body_util::{BodyExt, Empty};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -94,19 +94,51 @@ async fn https_is_http1_unless_the_client_chooses_http2() {
 async fn a_handshake_not_finished_in_time_closes_the_connection() {
     let (acceptor, cert, _dir) = certified();
     let timeouts = Timeouts {
-        // Long enough for the handshake below on a busy machine.
-        handshake: Duration::from_secs(1),
+        // Long enough for the handshake and request below on a busy machine.
+        header_read: Duration::from_secs(1),
         ..timeouts(PATIENCE)
     };
     let server = start_with(timeouts, Some(acceptor)).await;
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let mut on_time = connect(server.addr, &cert, &[]).await;
-
-    assert_eq!(response(&mut silent).await, None, "closed, unanswered");
     send(&mut on_time, "/scheme").await;
     let (head, body) = response(&mut on_time).await.unwrap();
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert_eq!(body, "https");
+
+    assert_eq!(response(&mut silent).await, None, "closed, unanswered");
+    server.stop.send(()).unwrap();
+    server.served.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let (acceptor, cert, _dir) = certified();
+    let timeouts = Timeouts {
+        header_read: Duration::from_millis(300),
+        ..timeouts(PATIENCE)
+    };
+    let server = start_with(timeouts, Some(acceptor)).await;
+    let stream = connect(server.addr, &cert, &[HTTP2]).await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = hyper::Request::get("https://localhost/scheme")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let answer = sender.send_request(request).await.unwrap();
+    assert_eq!(
+        answer.into_body().collect().await.unwrap().to_bytes(),
+        "https"
+    );
+
+    tokio::time::timeout(PATIENCE, connection)
+        .await
+        .expect("the server closed the idle connection")
+        .unwrap()
+        .ok();
     server.stop.send(()).unwrap();
     server.served.await.unwrap().unwrap();
 }
