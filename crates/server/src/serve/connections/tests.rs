@@ -1,3 +1,5 @@
+//! The connection loop on a real listener: what clients see of it, and how it stops.
+
 use std::net::SocketAddr;
 
 use poem::Route;
@@ -24,11 +26,31 @@ struct Running {
     release: Arc<Semaphore>,
 }
 
+impl Running {
+    /// Stops the server and waits for it to return.
+    async fn shut_down(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(PATIENCE, self.served)
+            .await
+            .expect("the server returns once its connections are done")
+            .unwrap()
+            .unwrap();
+    }
+}
+
 /// Timeouts that no test meets by accident, with `grace` to stop.
 fn timeouts(grace: Duration) -> Timeouts {
     Timeouts {
         header_read: PATIENCE,
         grace,
+    }
+}
+
+/// Timeouts with a `limit` to send a request head.
+fn header_read(limit: Duration) -> Timeouts {
+    Timeouts {
+        header_read: limit,
+        ..timeouts(PATIENCE)
     }
 }
 
@@ -133,8 +155,7 @@ async fn requests_on_a_kept_alive_connection_see_both_addresses() {
     send(&mut stream, "/absent").await;
     let (head, _) = response(&mut stream).await.unwrap();
     assert!(head.starts_with("http/1.1 404"), "{head}");
-    server.stop.send(()).unwrap();
-    server.served.await.unwrap().unwrap();
+    server.shut_down().await;
 }
 
 #[tokio::test]
@@ -182,11 +203,7 @@ async fn what_outlives_the_grace_period_is_dropped() {
     send(&mut other, "/addr").await;
     response(&mut other).await.unwrap();
 
-    server.stop.send(()).unwrap();
-    tokio::time::timeout(PATIENCE, server.served)
-        .await
-        .expect("the server returns after the grace period")
-        .unwrap()
-        .unwrap();
+    // The server returns after the grace period, with the connection still stuck.
+    server.shut_down().await;
     assert_eq!(response(&mut stuck).await, None, "the connection is closed");
 }

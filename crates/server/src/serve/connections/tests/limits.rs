@@ -7,11 +7,7 @@ const SHORT: Duration = Duration::from_millis(300);
 
 #[tokio::test]
 async fn a_head_not_sent_in_time_closes_the_connection() {
-    let timeouts = Timeouts {
-        header_read: SHORT,
-        ..timeouts(PATIENCE)
-    };
-    let server = start_with(timeouts, None).await;
+    let server = start_with(header_read(SHORT), None).await;
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let mut trickling = TcpStream::connect(server.addr).await.unwrap();
     trickling
@@ -27,17 +23,12 @@ async fn a_head_not_sent_in_time_closes_the_connection() {
     assert_eq!(response(&mut silent).await, None, "a silent connection");
     assert_eq!(response(&mut trickling).await, None, "half a head");
     assert_eq!(response(&mut idle).await, None, "an idle kept-alive one");
-    server.stop.send(()).unwrap();
-    server.served.await.unwrap().unwrap();
+    server.shut_down().await;
 }
 
 #[tokio::test]
 async fn a_request_in_progress_is_not_idle() {
-    let timeouts = Timeouts {
-        header_read: SHORT,
-        ..timeouts(PATIENCE)
-    };
-    let mut server = start_with(timeouts, None).await;
+    let mut server = start_with(header_read(SHORT), None).await;
     let mut busy = TcpStream::connect(server.addr).await.unwrap();
     send(&mut busy, "/slow").await;
     server.started.recv().await.unwrap();
@@ -49,6 +40,5 @@ async fn a_request_in_progress_is_not_idle() {
     assert_eq!(body, "finished");
     // Idle again from its answer: closed after the limit.
     assert_eq!(response(&mut busy).await, None);
-    server.stop.send(()).unwrap();
-    server.served.await.unwrap().unwrap();
+    server.shut_down().await;
 }

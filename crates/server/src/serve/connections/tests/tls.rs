@@ -2,7 +2,9 @@
 //! handshake; handshakes that do not finish in time, and idle HTTP/2 connections.
 
 use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http2::SendRequest;
 use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -48,6 +50,28 @@ async fn connect(
         .unwrap()
 }
 
+/// An HTTP/2 client on `stream`, and the task its connection runs in.
+async fn http2(
+    stream: TlsStream<TcpStream>,
+) -> (SendRequest<Empty<Bytes>>, JoinHandle<hyper::Result<()>>) {
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    (sender, tokio::spawn(connection))
+}
+
+/// `GET /scheme` over HTTP/2, checked for a 200 on HTTP/2; answers the body.
+async fn scheme_over_http2(sender: &mut SendRequest<Empty<Bytes>>) -> Bytes {
+    let request = hyper::Request::get("https://localhost/scheme")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let answer = sender.send_request(request).await.unwrap();
+    assert_eq!(answer.version(), hyper::Version::HTTP_2);
+    assert_eq!(answer.status(), 200);
+    answer.into_body().collect().await.unwrap().to_bytes()
+}
+
 #[tokio::test]
 async fn https_is_http1_unless_the_client_chooses_http2() {
     let (acceptor, cert, _dir) = certified();
@@ -65,40 +89,20 @@ async fn https_is_http1_unless_the_client_chooses_http2() {
 
     let stream = connect(server.addr, &cert, &[b"h2", b"http/1.1"]).await;
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(HTTP2));
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _connection) = http2(stream).await;
     for _ in 0..2 {
-        let request = hyper::Request::get("https://localhost/scheme")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let answer = sender.send_request(request).await.unwrap();
-        assert_eq!(answer.version(), hyper::Version::HTTP_2);
-        assert_eq!(answer.status(), 200);
-        let body = answer.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, "https");
+        assert_eq!(scheme_over_http2(&mut sender).await, "https");
     }
 
     // The HTTP/2 connection is still open: a stop closes it too.
-    server.stop.send(()).unwrap();
-    tokio::time::timeout(PATIENCE, server.served)
-        .await
-        .expect("the server returns once its connections are done")
-        .unwrap()
-        .unwrap();
+    server.shut_down().await;
 }
 
 #[tokio::test]
 async fn a_handshake_not_finished_in_time_closes_the_connection() {
     let (acceptor, cert, _dir) = certified();
-    let timeouts = Timeouts {
-        // Long enough for the handshake and request below on a busy machine.
-        header_read: Duration::from_secs(1),
-        ..timeouts(PATIENCE)
-    };
-    let server = start_with(timeouts, Some(acceptor)).await;
+    // Long enough for the handshake and request below on a busy machine.
+    let server = start_with(header_read(Duration::from_secs(1)), Some(acceptor)).await;
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let mut on_time = connect(server.addr, &cert, &[]).await;
     send(&mut on_time, "/scheme").await;
@@ -107,38 +111,21 @@ async fn a_handshake_not_finished_in_time_closes_the_connection() {
     assert_eq!(body, "https");
 
     assert_eq!(response(&mut silent).await, None, "closed, unanswered");
-    server.stop.send(()).unwrap();
-    server.served.await.unwrap().unwrap();
+    server.shut_down().await;
 }
 
 #[tokio::test]
 async fn an_idle_http2_connection_is_closed() {
     let (acceptor, cert, _dir) = certified();
-    let timeouts = Timeouts {
-        header_read: Duration::from_millis(300),
-        ..timeouts(PATIENCE)
-    };
-    let server = start_with(timeouts, Some(acceptor)).await;
+    let server = start_with(header_read(Duration::from_millis(300)), Some(acceptor)).await;
     let stream = connect(server.addr, &cert, &[HTTP2]).await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    let connection = tokio::spawn(connection);
-    let request = hyper::Request::get("https://localhost/scheme")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let answer = sender.send_request(request).await.unwrap();
-    assert_eq!(
-        answer.into_body().collect().await.unwrap().to_bytes(),
-        "https"
-    );
+    let (mut sender, connection) = http2(stream).await;
+    assert_eq!(scheme_over_http2(&mut sender).await, "https");
 
     tokio::time::timeout(PATIENCE, connection)
         .await
         .expect("the server closed the idle connection")
         .unwrap()
         .ok();
-    server.stop.send(()).unwrap();
-    server.served.await.unwrap().unwrap();
+    server.shut_down().await;
 }
