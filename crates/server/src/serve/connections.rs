@@ -36,7 +36,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use self::idle::{Idle, IdleWatch, Tracked, Watched};
+use self::idle::{IdleWatch, Tracked, Watched};
 use super::tls::HTTP2;
 
 mod idle;
@@ -173,7 +173,7 @@ where
         scheme: Scheme,
     ) -> impl HttpService<Incoming, ResBody = WireBody, Future: Send + 'static> + use<E> {
         let (app, local, remote) = (self.app.clone(), self.local.clone(), self.remote.clone());
-        let idle: Arc<Idle> = self.watched.idle.clone();
+        let idle = self.watched.idle.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let busy = idle.begin();
             let (app, local, remote) = (app.clone(), local.clone(), remote.clone());

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -88,17 +88,15 @@ impl IdleWatch {
         }
     }
 
-    fn shard(&self, id: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Idle>>> {
-        // A map changed in single calls: still good after a panic elsewhere.
-        let shard = &self.shards[(id % SHARDS as u64) as usize];
-        shard.lock().unwrap_or_else(PoisonError::into_inner)
+    fn shard(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Arc<Idle>>> {
+        lock(&self.shards[(id % SHARDS as u64) as usize])
     }
 
     /// One check: the clock moves on, and connections past the limit are told to close.
     fn check(&self) {
         let now = self.clock.0.fetch_add(1, Ordering::Relaxed) + 1;
         for shard in &self.shards {
-            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let shard = lock(shard);
             for idle in shard.values() {
                 // The count first: once it reads 0, the time stored before it dropped shows.
                 if idle.busy.load(Ordering::Acquire) == 0
@@ -110,6 +108,11 @@ impl IdleWatch {
             }
         }
     }
+}
+
+/// A shard's map is changed in single calls: still good after a panic elsewhere.
+fn lock(shard: &Mutex<HashMap<u64, Arc<Idle>>>) -> MutexGuard<'_, HashMap<u64, Arc<Idle>>> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One connection's state as the watch sees it.
