@@ -434,6 +434,10 @@ async fn large_batch_crosses_statement_chunks(r: Arc<SqlRegistry>) {
             .deleted,
         2_345
     );
+    let left = DeviceRepo::list(&*r, &acme, &DeviceFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{} devices left", left.len());
 }
 
 async fn resolution_follows_device_profile_tenant(r: Arc<SqlRegistry>) {

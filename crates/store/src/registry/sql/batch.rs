@@ -55,7 +55,7 @@ impl SqlRegistry {
                 DeviceOp::Delete(_) => None,
             })
             .collect();
-        let profiles = existing_profiles(&mut tx, tenant, &wanted).await?;
+        let profiles = existing_profiles(&mut tx, self.engine, tenant, &wanted).await?;
 
         let now = Timestamp::now();
         let mut plan = Plan::default();
@@ -153,7 +153,7 @@ impl SqlRegistry {
         }
 
         upsert_devices(&mut tx, self.engine, &mut plan.upserts).await?;
-        delete_devices(&mut tx, tenant, &plan.deletes).await?;
+        delete_devices(&mut tx, self.engine, tenant, &plan.deletes).await?;
         append_events(&mut tx, change, now, plan.events).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok((plan.summary, plan.outcomes))
@@ -192,7 +192,7 @@ impl SqlRegistry {
         for chunk in macs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT {DEVICE_COLUMNS} FROM devices WHERE mac IN ({}){}",
-                list_placeholders(chunk.len(), 0),
+                list_placeholders(self.engine, chunk.len(), 0),
                 self.engine.lock_rows()
             );
             let mut query = sqlx::query(&sql);
@@ -221,6 +221,7 @@ struct Plan {
 
 async fn existing_profiles(
     conn: &mut AnyConnection,
+    engine: SqlEngine,
     tenant: &TenantId,
     wanted: &BTreeSet<&ProfileId>,
 ) -> RegistryResult<HashSet<ProfileId>> {
@@ -228,8 +229,9 @@ async fn existing_profiles(
     let mut found = HashSet::with_capacity(wanted.len());
     for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT id FROM profiles WHERE tenant_id = $1 AND id IN ({})",
-            list_placeholders(chunk.len(), 1)
+            "SELECT id FROM profiles WHERE tenant_id = {} AND id IN ({})",
+            engine.param(1),
+            list_placeholders(engine, chunk.len(), 1)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql).bind(tenant.as_str());
         for profile in chunk {
@@ -265,7 +267,7 @@ async fn upsert_devices(
              setting_server = excluded.setting_server, label = excluded.label, updated_at = excluded.updated_at \
              WHERE devices.tenant_id = excluded.tenant_id \
              RETURNING mac",
-            values_placeholders(chunk.len(), COLUMNS, 0)
+            values_placeholders(engine, chunk.len(), COLUMNS, 0)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for (_, device) in chunk {
@@ -365,13 +367,15 @@ fn refuse_unwritten(upserts: &[(usize, Device)], written: &HashSet<String>) -> R
 
 async fn delete_devices(
     conn: &mut AnyConnection,
+    engine: SqlEngine,
     tenant: &TenantId,
     macs: &[Mac],
 ) -> RegistryResult<()> {
     for chunk in macs.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "DELETE FROM devices WHERE tenant_id = $1 AND mac IN ({})",
-            list_placeholders(chunk.len(), 1)
+            "DELETE FROM devices WHERE tenant_id = {} AND mac IN ({})",
+            engine.param(1),
+            list_placeholders(engine, chunk.len(), 1)
         );
         let mut query = sqlx::query(&sql).bind(tenant.as_str());
         for mac in chunk {

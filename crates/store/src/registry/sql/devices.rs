@@ -304,7 +304,7 @@ async fn sightings_as_values(conn: &mut AnyConnection, chunk: &[&Sighting]) -> R
                  FROM seen \
                  WHERE devices.mac = seen.mac \
                  AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= seen.at)",
-            values_placeholders(SIGHTINGS_PER_VALUES_STATEMENT, 6, 0)
+            values_placeholders(SqlEngine::Sqlite, SIGHTINGS_PER_VALUES_STATEMENT, 6, 0)
         )
     });
     let mut query = sqlx::query(SQL.as_str());
