@@ -142,11 +142,21 @@ where
         // A connection's errors (a peer that went away, a malformed request, which hyper
         // has already answered, a failed or slow handshake) are the peer's business, not
         // the server's.
-        let Some(acceptor) = tls else {
-            let http1 = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), self.service(Scheme::HTTP));
-            return self.drive(http1).await;
-        };
+        match tls {
+            None => {
+                let http1 = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), self.service(Scheme::HTTP));
+                self.drive(http1).await;
+            }
+            // Boxed: a task's future is as large as its largest state, and tokio copies it
+            // whole when spawning and again when the task ends. TLS with HTTP/2 is several
+            // times larger than plain HTTP/1.1, which would otherwise pay for it on every
+            // connection of a boot storm.
+            Some(acceptor) => Box::pin(self.serve_tls(stream, acceptor)).await,
+        }
+    }
+
+    async fn serve_tls(self, stream: TcpStream, acceptor: TlsAcceptor) {
         let stream = tokio::select! {
             shaken = acceptor.accept(stream) => match shaken {
                 Ok(stream) => stream,
