@@ -142,8 +142,9 @@ pub trait DeviceRepo: Send + Sync + Debug {
     async fn resolve(&self, mac: Mac) -> RegistryResult<Option<Resolution>>;
     /// The owner of a MAC and the device's own redirect fields, whatever the tenant's status.
     async fn route(&self, mac: Mac) -> RegistryResult<Option<DeviceRoute>>;
-    /// The routes of those of `macs` that are registered, in no particular order: one query
-    /// for many lookups (phones booting together are each seen for the first time).
+    /// The routes of those of `macs` that are registered, each once, in no particular order:
+    /// one query for many lookups (phones booting together are each seen for the first
+    /// time).
     async fn routes(&self, macs: &[Mac]) -> RegistryResult<Vec<(Mac, DeviceRoute)>>;
     /// Records when and how phones were last seen; unknown MACs are ignored. Answers how many
     /// devices were updated.
@@ -203,8 +204,8 @@ pub trait FileRepo: Send + Sync + Debug {
         quota_bytes: Option<u64>,
     ) -> RegistryResult<Published>;
     async fn get(&self, tenant: &TenantId, path: &str) -> RegistryResult<Option<FileRecord>>;
-    /// The files among `paths` that exist, in no particular order: one query for many
-    /// lookups (phones booting together each ask for their own file).
+    /// The files among `paths` that exist, each once, in no particular order: one query for
+    /// many lookups (phones booting together each ask for their own file).
     async fn get_many(&self, tenant: &TenantId, paths: &[&str]) -> RegistryResult<Vec<FileRecord>>;
     /// Paths starting with `prefix` (literally: no wildcards), in byte order, after `after`.
     async fn list(

@@ -203,11 +203,17 @@ impl DeviceRepo for SqlRegistry {
                 "SELECT mac, tenant_id, profile_id, setting_server FROM devices WHERE mac = \
                  ANY(ARRAY(SELECT json_array_elements_text($1::json)))"
             }
+            // Led by the wanted MACs, as for files (see `FileRepo::get_many`).
             SqlEngine::Sqlite => {
-                "SELECT mac, tenant_id, profile_id, setting_server FROM devices WHERE mac IN \
-                 (SELECT value FROM json_each($1))"
+                "SELECT mac, tenant_id, profile_id, setting_server \
+                 FROM (SELECT value AS wanted FROM json_each($1)) AS w \
+                 CROSS JOIN devices ON devices.mac = w.wanted"
             }
         };
+        // Each MAC once: the join would return a row per mention.
+        let mut macs = macs.to_vec();
+        macs.sort_unstable();
+        macs.dedup();
         let wanted: Vec<String> = macs.iter().map(Mac::to_string).collect();
         let wanted = json_param("MACs", &wanted)?;
         sqlx::query(sql)

@@ -180,11 +180,21 @@ impl FileRepo for SqlRegistry {
                 "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = $1 AND path = ANY(ARRAY(\
                  SELECT p COLLATE \"C\" FROM json_array_elements_text($2::json) AS wanted(p)))"
             ),
+            // A join led by the wanted paths probes the primary key once per path. `IN
+            // (SELECT ...)` first copied the list into a temporary b-tree, each time (with
+            // the same for devices, 7% of the server's work in a boot storm). CROSS JOIN
+            // keeps that order: without statistics SQLite would rather walk all the
+            // tenant's files. The subquery names the one column, as json_each has a `path`
+            // of its own.
             SqlEngine::Sqlite => format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = $1 AND path IN \
-                 (SELECT value FROM json_each($2))"
+                "SELECT {FILE_COLUMNS} FROM (SELECT value AS wanted FROM json_each($2)) AS w \
+                 CROSS JOIN files ON files.tenant_id = $1 AND files.path = w.wanted"
             ),
         };
+        // Each path once: the join would return a row per mention.
+        let mut paths = paths.to_vec();
+        paths.sort_unstable();
+        paths.dedup();
         let wanted = json_param("paths", &paths)?;
         sqlx::query(&sql)
             .bind(tenant.as_str())
@@ -263,7 +273,7 @@ impl FileRepo for SqlRegistry {
         for chunk in blob_keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT blob_key FROM files WHERE blob_key IN ({})",
-                list_placeholders(chunk.len(), 0)
+                list_placeholders(self.engine, chunk.len(), 0)
             );
             let mut query = sqlx::query_scalar::<_, String>(&sql);
             for key in chunk {
