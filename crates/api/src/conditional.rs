@@ -20,11 +20,19 @@ pub struct Validators {
     pub last_modified: Option<SystemTime>,
 }
 
+/// `"<hex of the hash>"`, written bytewise: `hex::encode` collects a `String` one `char`
+/// at a time, 1.7k instructions for every file a booting phone fetches.
+fn strong_etag(sha256: &[u8; 32]) -> String {
+    let mut quoted = [b'"'; 66];
+    hex::encode_to_slice(sha256, &mut quoted[1..65]).expect("64 bytes hold 32 in hex");
+    String::from_utf8(quoted.to_vec()).expect("hex digits and quotes are ASCII")
+}
+
 impl Validators {
     pub fn new(sha256: &[u8; 32], updated_at: Timestamp) -> Self {
         let millis = u64::try_from(updated_at.unix_millis()).unwrap_or(0);
         Self {
-            etag: format!("\"{}\"", hex::encode(sha256)),
+            etag: strong_etag(sha256),
             last_modified: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(millis)),
         }
     }
@@ -32,7 +40,7 @@ impl Validators {
     /// Validators of a body rendered per request: its hash only.
     pub fn rendered(sha256: &[u8; 32]) -> Self {
         Self {
-            etag: format!("\"{}\"", hex::encode(sha256)),
+            etag: strong_etag(sha256),
             last_modified: None,
         }
     }
@@ -176,6 +184,16 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn the_etag_is_the_quoted_hex_of_the_hash() {
+        let mut sha256 = [0u8; 32];
+        sha256[0] = 0x0f;
+        sha256[31] = 0xa0;
+        let etag = Validators::rendered(&sha256).etag;
+        assert_eq!(etag, format!("\"0f{}a0\"", "00".repeat(30)));
+        assert_eq!(validators().etag, format!("\"{}\"", "ab".repeat(32)));
     }
 
     #[test]
