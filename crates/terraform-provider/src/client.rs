@@ -5,15 +5,10 @@
 //! is sooner), and once more if a request is answered 401.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
-use hyper::{Method, StatusCode, Uri, header};
+use hyper::{Method, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,12 +19,10 @@ use tokio::sync::Mutex;
 
 use crate::problem::{ApiError, Problem};
 
-type Body = BoxBody<Bytes, std::io::Error>;
+mod transport;
 
-/// One request's time limit (uploads of large firmware files included).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
-/// Attempts for answers that say "try again" (429, 503) and for lost connections.
-const ATTEMPTS: u32 = 4;
+use transport::{Body, connector};
+
 /// Idle connections are dropped before Signpost would close them (30 s without a request),
 /// so a request is never sent on a connection the server is closing at that moment.
 const POOL_IDLE: Duration = Duration::from_secs(20);
@@ -102,28 +95,6 @@ pub fn encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
-fn connector(https: bool) -> Result<HttpsConnector<HttpConnector>, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider.clone())
-    {
-        Ok(builder) => builder,
-        Err(e) if https => {
-            return Err(format!("no trusted root certificates for https: {e}"));
-        }
-        // Plain http needs no roots; a machine without CA certificates can still use it.
-        Err(_) => {
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-        }
-    };
-    Ok(builder.https_or_http().enable_http1().build())
-}
-
 /// The parts of an answer the resources use.
 #[derive(Debug)]
 pub struct Answer {
@@ -149,119 +120,6 @@ impl Client {
 
     pub fn endpoint(&self) -> &str {
         &self.base
-    }
-
-    async fn body(body: &ReqBody) -> Result<(Body, Option<u64>), ApiError> {
-        Ok(match body {
-            ReqBody::Empty => (Empty::new().map_err(|never| match never {}).boxed(), None),
-            ReqBody::Bytes(b) => {
-                let len = b.len() as u64;
-                (
-                    Full::new(b.clone()).map_err(|never| match never {}).boxed(),
-                    Some(len),
-                )
-            }
-            ReqBody::File(path) => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
-                    ApiError::Transport(format!("cannot open {}: {e}", path.display()))
-                })?;
-                let len = file.metadata().await.ok().map(|m| m.len());
-                let stream = tokio_util::io::ReaderStream::new(file).map_ok(Frame::data);
-                (BodyExt::boxed(StreamBody::new(stream)), len)
-            }
-        })
-    }
-
-    /// One HTTP exchange; any status is returned as is.
-    async fn exchange(
-        &self,
-        method: &Method,
-        path: &str,
-        body: &ReqBody,
-        content_type: Option<&str>,
-        bearer: Option<&str>,
-    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
-        let (body, len) = Self::body(body).await.map_err(|e| e.to_string())?;
-        let mut req = hyper::Request::builder()
-            .method(method.clone())
-            .uri(format!("{}{path}", self.base))
-            .header(header::ACCEPT, "application/json")
-            .header(
-                header::USER_AGENT,
-                concat!("terraform-provider-signpost/", env!("CARGO_PKG_VERSION")),
-            );
-        if let Some(ct) = content_type {
-            req = req.header(header::CONTENT_TYPE, ct);
-        }
-        if let Some(len) = len {
-            req = req.header(header::CONTENT_LENGTH, len);
-        }
-        if let Some(token) = bearer {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = req.body(body).map_err(|e| format!("bad request: {e}"))?;
-        let exchange = async {
-            let response = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| format!("{method} {}{path}: {}", self.base, error_chain(&e)))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| format!("{method} {}{path}: reading the answer: {e}", self.base))?
-                .to_bytes();
-            Ok((parts.status, parts.headers, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| {
-                format!(
-                    "{method} {}{path}: no answer within {REQUEST_TIMEOUT:?}",
-                    self.base
-                )
-            })?
-    }
-
-    /// `exchange` with retries for 429/503 and (except POST) lost connections.
-    async fn exchange_retrying(
-        &self,
-        method: &Method,
-        path: &str,
-        body: &ReqBody,
-        content_type: Option<&str>,
-        bearer: Option<&str>,
-    ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ApiError> {
-        let mut attempt = 1;
-        loop {
-            match self
-                .exchange(method, path, body, content_type, bearer)
-                .await
-            {
-                Ok((status, headers, body))
-                    if (status == StatusCode::TOO_MANY_REQUESTS
-                        || status == StatusCode::SERVICE_UNAVAILABLE)
-                        && attempt < ATTEMPTS =>
-                {
-                    let wait = headers
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(u64::from(attempt))
-                        .min(10);
-                    drop(body);
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                }
-                Ok(answer) => return Ok(answer),
-                Err(e) if *method != Method::POST && attempt < ATTEMPTS => {
-                    log_retry(&e);
-                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
-                }
-                Err(e) => return Err(ApiError::Transport(e)),
-            }
-            attempt += 1;
-        }
     }
 
     async fn bearer(&self, renew: bool) -> Result<String, ApiError> {
@@ -416,22 +274,6 @@ pub fn renew_after(expires_in: u64) -> Duration {
     lifetime - Duration::from_secs(60).min(lifetime / 2)
 }
 
-fn log_retry(e: &str) {
-    // Terraform shows a provider's stderr in its debug log (TF_LOG).
-    eprintln!("signpost: retrying after: {e}");
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::Transport(format!(
@@ -467,52 +309,4 @@ fn problem_from(status: StatusCode, headers: &hyper::HeaderMap, body: &[u8]) -> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(
-            normalise_endpoint("http://127.0.0.1:8080/").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            normalise_endpoint("https://signpost.example.com").unwrap(),
-            "https://signpost.example.com"
-        );
-        assert!(normalise_endpoint("ftp://x").is_err());
-        assert!(normalise_endpoint("signpost.example.com").is_err());
-        assert!(normalise_endpoint("http://x/?a=b").is_err());
-    }
-
-    #[test]
-    fn tokens_are_renewed_before_they_expire() {
-        assert_eq!(renew_after(900), Duration::from_secs(840));
-        assert_eq!(renew_after(60), Duration::from_secs(30));
-        assert_eq!(renew_after(0), Duration::ZERO);
-    }
-
-    #[test]
-    fn encoding() {
-        assert_eq!(encode("cfg/a b.htm", true), "cfg/a%20b.htm");
-        assert_eq!(encode("cfg/a", false), "cfg%2Fa");
-        assert_eq!(encode("sps_x+y=", false), "sps_x%2By%3D");
-    }
-
-    #[test]
-    fn problems_from_answers() {
-        let mut headers = hyper::HeaderMap::new();
-        headers.insert("x-request-id", "abc".parse().unwrap());
-        let p = problem_from(
-            StatusCode::CONFLICT,
-            &headers,
-            br#"{"code":"tenant_not_empty","title":"t","status":409,"items":[]}"#,
-        );
-        assert_eq!(p.code, "tenant_not_empty");
-        assert_eq!(p.request_id.as_deref(), Some("abc"));
-        let p = problem_from(StatusCode::BAD_GATEWAY, &headers, b"upstream down");
-        assert_eq!(p.code, "http_502");
-        assert_eq!(p.status, 502);
-        assert_eq!(p.detail.as_deref(), Some("upstream down"));
-    }
-}
+mod tests;

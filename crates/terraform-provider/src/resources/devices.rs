@@ -5,25 +5,26 @@
 //! deleted out of band shows as a MAC to add back. Import id: `acme/<profile>` (every device
 //! of the profile).
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hyper::Method;
-use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeConstraint, AttributeType, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::client::{Client, encode};
-use crate::delta::{self, Batch, Target, canonical_set};
-use crate::problem::{ApiError, ErrorContext, report};
+use crate::delta::{self, canonical_set};
+use crate::ids;
+use crate::problem::{ErrorContext, report};
 use crate::provider::Shared;
-use crate::resources::device::{DeviceView, validate_label};
-use crate::util::{
-    at, attr, check_attr, computed, error, optional, required, s, schema, val, warning,
-};
-use crate::{ids, mac};
+use crate::resources::device::validate_label;
+use crate::util::{at, attr, check_attr, computed, error, optional, required, s, schema, val};
+
+mod remote;
+mod state;
+
+use remote::remote_devices;
+pub use state::{State, still_managed};
+use state::{common, desired, group_id, owned};
 
 const FIELDS: &[(&str, &str)] = &[
     ("tenant", "tenant"),
@@ -37,230 +38,9 @@ const FIELDS: &[(&str, &str)] = &[
 /// The API's limit on one batch.
 pub const MAX_BATCH: usize = 10_000;
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct State {
-    pub id: Value<String>,
-    pub tenant: Value<String>,
-    pub name: Value<String>,
-    pub profile: Value<String>,
-    pub setting_server: Value<String>,
-    pub label: Value<String>,
-    pub macs: Value<Vec<Value<String>>>,
-}
-
-impl State {
-    fn target(&self) -> Target {
-        Target {
-            profile: s(&self.profile).map(str::to_owned),
-            setting_server: s(&self.setting_server).map(str::to_owned),
-            label: s(&self.label).map(str::to_owned),
-        }
-    }
-
-    /// The known MAC spellings.
-    fn mac_list(&self) -> Vec<&str> {
-        self.macs
-            .as_ref_option()
-            .map(|l| l.iter().filter_map(|m| s(m)).collect())
-            .unwrap_or_default()
-    }
-
-    fn all_macs_known(&self) -> bool {
-        self.macs
-            .as_ref_option()
-            .is_some_and(|l| l.iter().all(|m| !m.is_unknown()))
-    }
-
-    fn set_macs(&mut self, macs: impl IntoIterator<Item = String>) {
-        self.macs = Value::Value(macs.into_iter().map(Value::Value).collect());
-    }
-}
-
-/// `<tenant>/<name>`, or `<tenant>/<profile>` without a name.
-fn group_id(state: &State) -> Value<String> {
-    let group = match (&state.name, &state.profile) {
-        (Value::Value(name), _) => name,
-        (Value::Null, Value::Value(profile)) => profile,
-        _ => return Value::Unknown,
-    };
-    match s(&state.tenant) {
-        Some(t) => Value::Value(ids::join(t, group)),
-        None => Value::Unknown,
-    }
-}
-
-/// The MACs (as spelled in `macs`) whose device still exists with the group's values.
-pub fn still_managed<'a>(
-    macs: &[&'a str],
-    target: &Target,
-    remote: &HashMap<String, DeviceView>,
-) -> Vec<&'a str> {
-    macs.iter()
-        .copied()
-        .filter(|spelling| {
-            let Ok(canonical) = mac::canonical(spelling) else {
-                return false;
-            };
-            remote.get(&canonical).is_some_and(|d| {
-                d.profile == target.profile
-                    && d.setting_server == target.setting_server
-                    && d.label == target.label
-            })
-        })
-        .collect()
-}
-
-/// The value every device has, if they all have the same one.
-fn common<'a>(values: impl Iterator<Item = &'a Option<String>>) -> Option<String> {
-    let mut values = values;
-    let first = values.next()?.clone();
-    values.all(|v| *v == first).then_some(first).flatten()
-}
-
 #[derive(Debug)]
 pub struct Devices {
     pub shared: Arc<Shared>,
-}
-
-/// The tenant's devices (of `profile` when given), by canonical MAC; `None` when the tenant
-/// is gone.
-async fn remote_devices(
-    client: &Client,
-    tenant: &str,
-    profile: Option<&str>,
-) -> Result<Option<HashMap<String, DeviceView>>, ApiError> {
-    let mut path = format!("/v1/tenants/{tenant}/devices");
-    if let Some(p) = profile {
-        path.push_str("?profile=");
-        path.push_str(&encode(p, false));
-    }
-    match client.list::<DeviceView>(&path).await {
-        Ok(list) => Ok(Some(list.into_iter().map(|d| (d.mac.clone(), d)).collect())),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-impl Devices {
-    /// Sends `batch` (one call; split only beyond the API's 10,000 operations).
-    async fn send(
-        &self,
-        diags: &mut Diagnostics,
-        tenant: &str,
-        batch: &Batch,
-        elements: Option<&[String]>,
-        action: &str,
-    ) -> Option<()> {
-        if batch.is_empty() {
-            return Some(());
-        }
-        let client = self.shared.client(diags)?;
-        if batch.ops.len() > MAX_BATCH {
-            warning(
-                diags,
-                "More devices than one batch holds",
-                format!(
-                    "{} operations are sent as {} batches of at most {MAX_BATCH}; each batch is all or nothing, the change as a whole is not.",
-                    batch.ops.len(),
-                    batch.ops.len().div_ceil(MAX_BATCH)
-                ),
-                at("macs"),
-            );
-        }
-        let path = format!("/v1/tenants/{tenant}/devices/batch");
-        for (n, chunk) in batch.ops.chunks(MAX_BATCH).enumerate() {
-            #[derive(Serialize)]
-            struct Body<'a> {
-                operations: &'a [delta::Op],
-            }
-            let sent: Result<serde_json::Value, ApiError> = client
-                .json(Method::POST, &path, &Body { operations: chunk })
-                .await;
-            if let Err(e) = sent {
-                let first = n * MAX_BATCH;
-                let part = Batch {
-                    ops: chunk.to_vec(),
-                    spellings: batch.spellings[first..first + chunk.len()].to_vec(),
-                };
-                let action = format!(
-                    "{action} devices of {tenant} (batch of {} operations)",
-                    chunk.len()
-                );
-                report(
-                    diags,
-                    &e,
-                    &ErrorContext::new(&action, FIELDS)
-                        .with_batch(&part, elements)
-                        .writing_child(),
-                );
-                return None;
-            }
-        }
-        Some(())
-    }
-}
-
-impl Devices {
-    /// `batch` without deletes of devices that are no longer the group's (see
-    /// [`delta::keep_own_deletes`]); one list call, only when there are deletes.
-    async fn own_deletes(
-        &self,
-        diags: &mut Diagnostics,
-        tenant: &str,
-        prior: &Target,
-        batch: Batch,
-    ) -> Option<Batch> {
-        if !batch.ops.iter().any(|op| op.action == "delete") {
-            return Some(batch);
-        }
-        let client = self.shared.client(diags)?;
-        match remote_devices(&client, tenant, prior.profile.as_deref()).await {
-            Ok(remote) => {
-                let remote: HashMap<String, Target> = remote
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(mac, d)| {
-                        let target = Target {
-                            profile: d.profile,
-                            setting_server: d.setting_server,
-                            label: d.label,
-                        };
-                        (mac, target)
-                    })
-                    .collect();
-                Some(delta::keep_own_deletes(batch, prior, &remote))
-            }
-            Err(e) => {
-                let action = format!("read devices of {tenant}");
-                report(diags, &e, &ErrorContext::new(&action, FIELDS));
-                None
-            }
-        }
-    }
-}
-
-fn desired(diags: &mut Diagnostics, state: &State) -> Option<BTreeMap<String, String>> {
-    let list = state.mac_list();
-    match canonical_set(list.iter().copied()) {
-        Ok(set) => Some(set),
-        Err(errors) => {
-            for (spelling, e) in errors {
-                // The last one with that spelling: for a repeated MAC, the repetition.
-                let i = list
-                    .iter()
-                    .rposition(|m| *m == spelling)
-                    .unwrap_or_default();
-                let path = AttributePath::new("macs").index(i64::try_from(i).unwrap_or(i64::MAX));
-                error(diags, "Invalid MAC in macs", e, path);
-            }
-            None
-        }
-    }
-}
-
-fn owned(state: &State) -> Vec<String> {
-    state.mac_list().into_iter().map(str::to_owned).collect()
 }
 
 #[async_trait]
@@ -548,71 +328,4 @@ impl Resource for Devices {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn device(mac: &str, profile: Option<&str>, label: Option<&str>) -> (String, DeviceView) {
-        (
-            mac.to_owned(),
-            DeviceView {
-                mac: mac.to_owned(),
-                profile: profile.map(Into::into),
-                setting_server: None,
-                label: label.map(Into::into),
-                phone_type: None,
-                last_seen: None,
-            },
-        )
-    }
-
-    #[test]
-    fn drifted_and_deleted_devices_drop_out() {
-        let remote: HashMap<_, _> = [
-            device("000413000001", Some("desk"), None),
-            device("000413000002", Some("lobby"), None), // moved out of band
-            device("000413000003", Some("desk"), Some("x")), // relabelled out of band
-            // 000413000004 deleted out of band
-            device("000413000005", Some("desk"), None),
-        ]
-        .into_iter()
-        .collect();
-        let target = Target {
-            profile: Some("desk".into()),
-            ..Target::default()
-        };
-        let macs = [
-            "00:04:13:00:00:01",
-            "000413000002",
-            "000413000003",
-            "000413000004",
-            "000413000005",
-        ];
-        assert_eq!(
-            still_managed(&macs, &target, &remote),
-            ["00:04:13:00:00:01", "000413000005"]
-        );
-    }
-
-    #[test]
-    fn ids_prefer_the_name() {
-        let mut state = State {
-            tenant: Value::Value("acme".into()),
-            profile: Value::Value("desk".into()),
-            ..State::default()
-        };
-        assert_eq!(group_id(&state), Value::Value("acme/desk".into()));
-        state.name = Value::Value("floor-1".into());
-        assert_eq!(group_id(&state), Value::Value("acme/floor-1".into()));
-        state.name = Value::Unknown;
-        assert_eq!(group_id(&state), Value::Unknown);
-    }
-
-    #[test]
-    fn common_values() {
-        let a = [Some("x".to_owned()), Some("x".to_owned())];
-        assert_eq!(common(a.iter()), Some("x".into()));
-        let b = [Some("x".to_owned()), None];
-        assert_eq!(common(b.iter()), None);
-        assert_eq!(common([].iter()), None);
-    }
-}
+mod tests;

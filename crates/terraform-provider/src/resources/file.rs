@@ -4,26 +4,28 @@
 //! remote file's: a file changed on either side is uploaded again. Import id:
 //! `acme/path/to/file` (the next apply records `content`/`source` by uploading once more).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use hyper::Method;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tf_provider::schema::{AttributeConstraint, AttributeType, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
-use tokio::io::AsyncReadExt;
 
-use crate::client::{Client, ReqBody, encode};
+use crate::client::encode;
 use crate::ids;
-use crate::problem::{ApiError, ErrorContext, report, reported};
+use crate::problem::{ErrorContext, report, reported};
 use crate::provider::Shared;
 use crate::util::{
     at, attr, check_attr, computed, error, optional, optional_computed, required, s, schema,
 };
+
+mod body;
+mod remote;
+
+pub use body::digest;
+use body::local;
+use remote::stat;
 
 fn fields(body_attr: &'static str) -> [(&'static str, &'static str); 5] {
     [
@@ -78,144 +80,9 @@ impl State {
     }
 }
 
-/// SHA-256 (hex) and size of a body.
-pub fn digest(bytes: &[u8]) -> (String, i64) {
-    (
-        hex::encode(Sha256::digest(bytes)),
-        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-    )
-}
-
-async fn digest_file(path: &Path) -> std::io::Result<(String, i64)> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size: u64 = 0;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((
-        hex::encode(hasher.finalize()),
-        i64::try_from(size).unwrap_or(i64::MAX),
-    ))
-}
-
-/// What the local body is now: `Ok(None)` while `content`/`source` is unknown.
-async fn local(diags: &mut Diagnostics, state: &State) -> Option<Option<(String, i64)>> {
-    match (&state.content, &state.source) {
-        (Value::Value(content), _) => Some(Some(digest(content.as_bytes()))),
-        (_, Value::Value(source)) => match digest_file(Path::new(source)).await {
-            Ok(d) => Some(Some(d)),
-            Err(e) => {
-                error(
-                    diags,
-                    "Cannot read the source file",
-                    format!("{source}: {e}"),
-                    at("source"),
-                );
-                None
-            }
-        },
-        _ => Some(None),
-    }
-}
-
-/// The file's metadata; `None` when it (or its tenant) is gone.
-async fn stat(client: &Client, tenant: &str, path: &str) -> Result<Option<FileView>, ApiError> {
-    #[derive(Deserialize)]
-    struct Page {
-        items: Vec<FileView>,
-    }
-    // Listed by prefix in path order, the file itself comes first among the paths that
-    // start with its own.
-    let url = format!(
-        "/v1/tenants/{tenant}/files?prefix={}&limit=1",
-        encode(path, false)
-    );
-    match client.get::<Page>(&url).await {
-        Ok(page) => Ok(page.items.into_iter().find(|f| f.path == path)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 #[derive(Debug)]
 pub struct File {
     pub shared: Arc<Shared>,
-}
-
-impl File {
-    async fn upload(
-        &self,
-        diags: &mut Diagnostics,
-        mut planned: State,
-        action: &str,
-    ) -> Option<State> {
-        let client = self.shared.client(diags)?;
-        let tenant = s(&planned.tenant)?.to_owned();
-        let path = s(&planned.path)?.to_owned();
-        let body = match (&planned.content, &planned.source) {
-            (Value::Value(c), _) => ReqBody::Bytes(Bytes::from(c.clone())),
-            (_, Value::Value(src)) => ReqBody::File(PathBuf::from(src)),
-            _ => {
-                error(
-                    diags,
-                    "Missing content or source",
-                    "",
-                    AttributePath::root(),
-                );
-                return None;
-            }
-        };
-        let template = planned.template.as_ref_option().copied().unwrap_or(false);
-        let url = format!(
-            "/v1/tenants/{tenant}/files/{}?template={template}",
-            encode(&path, true)
-        );
-        let content_type = s(&planned.content_type).map(str::to_owned);
-        let planned_sha = s(&planned.sha256).map(str::to_owned);
-        let body_attr = planned.body_attr();
-        let answer = client
-            .send(Method::PUT, &url, body, content_type.as_deref())
-            .await
-            .and_then(|a| {
-                serde_json::from_slice::<FileView>(&a.body).map_err(|e| {
-                    ApiError::Transport(format!("unexpected answer from Signpost: {e}"))
-                })
-            });
-        match answer {
-            Ok(view) => {
-                if let Some(sha) = planned_sha.filter(|sha| *sha != view.sha256) {
-                    error(
-                        diags,
-                        "The file changed between plan and apply",
-                        format!(
-                            "The plan expected SHA-256 {sha}; Signpost received {} ({} bytes). Run terraform apply again.",
-                            view.sha256, view.size
-                        ),
-                        at(body_attr),
-                    );
-                }
-                planned.apply_view(view, &tenant);
-                Some(planned)
-            }
-            Err(e) => {
-                let action = format!("{action} file {tenant}/{path}");
-                let fields = fields(body_attr);
-                report(
-                    diags,
-                    &e,
-                    &ErrorContext::new(&action, &fields).writing_child(),
-                );
-                None
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -485,27 +352,4 @@ impl Resource for File {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests() {
-        let (sha, size) = digest(b"hello");
-        assert_eq!(
-            sha,
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
-        assert_eq!(size, 5);
-    }
-
-    #[tokio::test]
-    async fn file_digest_matches_content_digest() {
-        let dir = std::env::temp_dir().join(format!("signpost-tf-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.bin");
-        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &body).unwrap();
-        assert_eq!(digest_file(&path).await.unwrap(), digest(&body));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;
