@@ -277,24 +277,3 @@ async fn put(store: &dyn BlobStore, k: &str, bytes: &[u8]) {
         .expect("put");
     assert_eq!(outcome.size, bytes.len() as u64);
 }
-
-// ---- cases: `writes`, `reads`, `listing`, `health` (and the S3-only tests below) ---------
-
-/// Runs each named async fn of a submodule as a test of its own, not once per backend, under
-/// the fn's own name at the top of this suite.
-macro_rules! standalone {
-    ($($module:ident::$case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                $module::$case().await;
-            }
-        )*
-    };
-}
-
-standalone!(
-    health::s3_check_fails_fast_when_the_endpoint_is_unreachable,
-    health::s3_check_fails_for_a_missing_bucket,
-    health::s3_errors_do_not_reveal_credentials,
-);

@@ -84,7 +84,8 @@ where
     }
 }
 
-// ---- running the contract (its cases: `entries`, `invalidations`) against each adapter ----
+// ---- running the contract (its cases: `entries`, `invalidations`) against each adapter;
+// the tests in `instances`, `invalidations` and `outages` run once each ----
 
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -124,31 +125,4 @@ contract!(
     binary_values_round_trip,
     a_subscriber_gets_resync_then_what_is_published,
     check_answers,
-);
-
-// ---- tests of their own: see `instances`, `invalidations` and `outages` ----
-
-/// Runs each named async fn of a submodule as a test of its own, not once per adapter, under
-/// the fn's own name at the top of this suite.
-macro_rules! standalone {
-    ($($module:ident::$case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                $module::$case().await;
-            }
-        )*
-    };
-}
-
-standalone!(
-    instances::memory_prefixes_isolate_keys_and_messages,
-    instances::redis_prefixes_isolate_keys_and_messages,
-    instances::redis_replicas_share_entries_and_invalidations,
-    invalidations::redis_dropping_the_stream_ends_the_subscription,
-    instances::memory_clones_share_and_instances_do_not,
-    invalidations::memory_subscriber_that_falls_behind_is_told_to_resync,
-    outages::redis_subscription_survives_a_server_restart,
-    outages::redis_down_fails_fast_and_recovers,
-    outages::redis_that_never_answers_fails_within_the_command_timeout,
 );

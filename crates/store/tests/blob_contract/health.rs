@@ -11,7 +11,8 @@ pub(super) async fn check(h: &Harness) {
     h.store.check().await.expect("check");
 }
 
-pub(super) async fn s3_check_fails_fast_when_the_endpoint_is_unreachable() {
+#[tokio::test]
+async fn s3_check_fails_fast_when_the_endpoint_is_unreachable() {
     let store = S3BlobStore::new(S3Options {
         bucket: "signpost".into(),
         endpoint: Some("http://127.0.0.1:1".into()),
@@ -30,7 +31,8 @@ pub(super) async fn s3_check_fails_fast_when_the_endpoint_is_unreachable() {
     assert!(!error.contains("unreachable-secret"), "{error}");
 }
 
-pub(super) async fn s3_check_fails_for_a_missing_bucket() {
+#[tokio::test]
+async fn s3_check_fails_for_a_missing_bucket() {
     let Some(settings) = s3_settings() else {
         return;
     };
@@ -43,7 +45,8 @@ pub(super) async fn s3_check_fails_for_a_missing_bucket() {
     assert!(store.check().await.is_err());
 }
 
-pub(super) async fn s3_errors_do_not_reveal_credentials() {
+#[tokio::test]
+async fn s3_errors_do_not_reveal_credentials() {
     let Some(harness) = s3_harness().await else {
         return;
     };

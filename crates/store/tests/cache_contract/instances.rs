@@ -24,12 +24,14 @@ async fn prefixes_isolate_keys_and_messages(a: &dyn Cache, b: &dyn Cache) {
     );
 }
 
-pub(super) async fn memory_prefixes_isolate_keys_and_messages() {
+#[tokio::test]
+async fn memory_prefixes_isolate_keys_and_messages() {
     let (a, b) = (memory_cache(&prefix()), memory_cache(&prefix()));
     prefixes_isolate_keys_and_messages(&*a, &*b).await;
 }
 
-pub(super) async fn redis_prefixes_isolate_keys_and_messages() {
+#[tokio::test]
+async fn redis_prefixes_isolate_keys_and_messages() {
     let Some(url) = backend_url(Backend::Redis) else {
         return;
     };
@@ -39,7 +41,8 @@ pub(super) async fn redis_prefixes_isolate_keys_and_messages() {
 }
 
 /// Two `RedisCache`s with one prefix are two replicas of the service.
-pub(super) async fn redis_replicas_share_entries_and_invalidations() {
+#[tokio::test]
+async fn redis_replicas_share_entries_and_invalidations() {
     let Some(url) = backend_url(Backend::Redis) else {
         return;
     };
@@ -61,7 +64,8 @@ pub(super) async fn redis_replicas_share_entries_and_invalidations() {
 }
 
 /// Clones of a `MemoryCache` are one process; separate instances are separate processes.
-pub(super) async fn memory_clones_share_and_instances_do_not() {
+#[tokio::test]
+async fn memory_clones_share_and_instances_do_not() {
     let prefix = prefix();
     let cache = MemoryCache::new(prefix.as_str(), 100);
     let clone = cache.clone();

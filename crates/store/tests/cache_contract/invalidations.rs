@@ -23,7 +23,8 @@ pub(super) async fn a_subscriber_gets_resync_then_what_is_published(cache: &dyn 
 }
 
 /// The subscription's connection lives exactly as long as the stream.
-pub(super) async fn redis_dropping_the_stream_ends_the_subscription() {
+#[tokio::test]
+async fn redis_dropping_the_stream_ends_the_subscription() {
     let Some(url) = backend_url(Backend::Redis) else {
         return;
     };
@@ -55,7 +56,8 @@ pub(super) async fn redis_dropping_the_stream_ends_the_subscription() {
     }
 }
 
-pub(super) async fn memory_subscriber_that_falls_behind_is_told_to_resync() {
+#[tokio::test]
+async fn memory_subscriber_that_falls_behind_is_told_to_resync() {
     let cache = MemoryCache::new(prefix(), 100);
     let mut stream = cache.subscribe().await.unwrap();
     for n in 0..5_000 {

@@ -89,7 +89,8 @@ impl Drop for PrivateRedis {
     }
 }
 
-pub(super) async fn redis_subscription_survives_a_server_restart() {
+#[tokio::test]
+async fn redis_subscription_survives_a_server_restart() {
     let Some(mut server) =
         PrivateRedis::start("redis_subscription_survives_a_server_restart").await
     else {
@@ -120,7 +121,8 @@ pub(super) async fn redis_subscription_survives_a_server_restart() {
     );
 }
 
-pub(super) async fn redis_down_fails_fast_and_recovers() {
+#[tokio::test]
+async fn redis_down_fails_fast_and_recovers() {
     let Some(mut server) = PrivateRedis::start("redis_down_fails_fast_and_recovers").await else {
         return;
     };
@@ -153,7 +155,8 @@ pub(super) async fn redis_down_fails_fast_and_recovers() {
 
 /// A server that accepts connections and never answers: every call ends with an error close
 /// to the command timeout instead of hanging.
-pub(super) async fn redis_that_never_answers_fails_within_the_command_timeout() {
+#[tokio::test]
+async fn redis_that_never_answers_fails_within_the_command_timeout() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("redis://{}", listener.local_addr().unwrap());
     let silent = tokio::spawn(async move {
