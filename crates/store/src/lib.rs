@@ -4,5 +4,7 @@
 
 pub mod blobs;
 pub mod cache;
+pub mod expiring;
+pub mod keyed;
 pub mod ratelimit;
 pub mod registry;

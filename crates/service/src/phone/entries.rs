@@ -10,15 +10,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::Expiry;
-use moka::future::Cache as Moka;
 use serde::{Deserialize, Serialize};
 use signpost_domain::{
     FilePath, Mac, PhoneSetting, ProfileId, SettingServerUrl, TenantId, Timestamp,
 };
-use signpost_store::registry::{DeviceRoute, FileRecord, Profile, Tenant, TenantStatus};
+use signpost_store::expiring::ExpiringCache;
+use signpost_store::registry::{
+    DeviceRoute, FileRecord, Profile, RegistryError, Tenant, TenantStatus,
+};
 
 /// A profile's share of a resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,14 +165,15 @@ impl CacheTtl {
 /// Entries live their TTL less up to a tenth of it. Entries loaded together (a cold start
 /// under load, a boot storm) then expire over a stretch of time, not in the same second,
 /// which would send every phone of that second back to the registry at once.
-struct EntryExpiry {
+#[derive(Debug)]
+struct Lifetimes {
     ttl: CacheTtl,
     /// Steps through [0, 1) evenly (a Weyl sequence): cheaper than a random number, and
     /// as even a spread for this.
     draws: AtomicU64,
 }
 
-impl EntryExpiry {
+impl Lifetimes {
     fn new(ttl: CacheTtl) -> Self {
         Self {
             ttl,
@@ -188,34 +190,22 @@ impl EntryExpiry {
     }
 }
 
-impl<K, T> Expiry<K, Cached<T>> for EntryExpiry {
-    fn expire_after_create(&self, _: &K, value: &Cached<T>, _: Instant) -> Option<Duration> {
-        Some(self.lifetime(value))
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &K,
-        value: &Cached<T>,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(self.lifetime(value))
-    }
-}
+/// One kind of entry in this process's memory; a failed load is the registry's error.
+pub type Local<K, T> = ExpiringCache<K, Cached<T>, RegistryError>;
 
 /// This process's copy of the entries (the first tier), shared by the resolver and the
 /// invalidation listener.
 #[derive(Debug)]
 pub struct LocalEntries {
-    pub devices: Moka<Mac, Cached<DeviceRoute>>,
-    pub profiles: Moka<(TenantId, ProfileId), Cached<ProfileEntry>>,
-    pub tenants: Moka<TenantId, Cached<TenantEntry>>,
-    pub files: Moka<(TenantId, FilePath), Cached<FileEntry>>,
+    pub devices: Local<Mac, DeviceRoute>,
+    pub profiles: Local<(TenantId, ProfileId), ProfileEntry>,
+    pub tenants: Local<TenantId, TenantEntry>,
+    pub files: Local<(TenantId, FilePath), FileEntry>,
     /// Bumped by every invalidation this process applies. A load that started before a
     /// bump may carry what the invalidation removed, so it is not kept.
     generation: AtomicU64,
     pub ttl: CacheTtl,
+    lifetimes: Lifetimes,
 }
 
 impl LocalEntries {
@@ -224,58 +214,39 @@ impl LocalEntries {
     pub fn new(max_devices: u64, ttl: CacheTtl) -> Self {
         let small = (max_devices / 10).max(1_000);
         Self {
-            devices: Moka::builder()
-                .max_capacity(max_devices)
-                .expire_after(EntryExpiry::new(ttl))
-                .build(),
-            profiles: Moka::builder()
-                .max_capacity(small)
-                .expire_after(EntryExpiry::new(ttl))
-                .build(),
-            tenants: Moka::builder()
-                .max_capacity(small)
-                .expire_after(EntryExpiry::new(ttl))
-                .build(),
-            files: Moka::builder()
-                .max_capacity(small)
-                .expire_after(EntryExpiry::new(ttl))
-                // A deleted tenant's files go with it, without an invalidation each.
-                .support_invalidation_closures()
-                .build(),
+            devices: ExpiringCache::new(max_devices),
+            profiles: ExpiringCache::new(small),
+            tenants: ExpiringCache::new(small),
+            files: ExpiringCache::new(small),
             generation: AtomicU64::new(0),
             ttl,
+            lifetimes: Lifetimes::new(ttl),
         }
+    }
+
+    /// How long `value` is kept: its TTL, less a spread.
+    pub fn lifetime<T>(&self, value: &Cached<T>) -> Duration {
+        self.lifetimes.lifetime(value)
     }
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub async fn forget(&self, key: &EntryKey) {
+    pub fn forget(&self, key: &EntryKey) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         match key {
-            EntryKey::Device(mac) => self.devices.invalidate(mac).await,
+            EntryKey::Device(mac) => self.devices.invalidate(mac),
             EntryKey::Profile(tenant, profile) => {
-                self.profiles
-                    .invalidate(&(tenant.clone(), profile.clone()))
-                    .await
+                self.profiles.invalidate(&(tenant.clone(), profile.clone()))
             }
             EntryKey::Tenant(tenant) => {
-                self.tenants.invalidate(tenant).await;
+                self.tenants.invalidate(tenant);
                 // A tenant deleted and made again under the same slug must not find the
                 // old one's files.
-                let tenant = tenant.clone();
-                if let Err(err) = self
-                    .files
-                    .invalidate_entries_if(move |(owner, _), _| *owner == tenant)
-                {
-                    tracing::warn!(%err, "cannot drop a tenant's cached files; dropping all");
-                    self.files.invalidate_all();
-                }
+                self.files.invalidate_if(|(owner, _), _| owner == tenant);
             }
-            EntryKey::File(tenant, path) => {
-                self.files.invalidate(&(tenant.clone(), path.clone())).await
-            }
+            EntryKey::File(tenant, path) => self.files.invalidate(&(tenant.clone(), path.clone())),
         }
     }
 
@@ -315,7 +286,7 @@ mod tests {
             positive: Duration::from_secs(300),
             negative: Duration::from_secs(30),
         };
-        let expiry = EntryExpiry::new(ttl);
+        let expiry = Lifetimes::new(ttl);
         let lifetimes: Vec<Duration> = (0..1000)
             .map(|_| expiry.lifetime(&Some(Arc::new(()))))
             .collect();

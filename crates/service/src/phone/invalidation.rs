@@ -51,7 +51,7 @@ impl Invalidator {
             return;
         }
         for key in &keys {
-            self.local.forget(key).await;
+            self.local.forget(key);
         }
         if !self.deliver(&keys).await {
             self.undelivered.lock().expect("poisoned").extend(keys);
@@ -68,7 +68,7 @@ impl Invalidator {
 
     /// Drops an entry from this process only: for a reader that found it stale.
     pub async fn forget_locally(&self, key: &EntryKey) {
-        self.local.forget(key).await;
+        self.local.forget(key);
     }
 
     async fn deliver(&self, keys: &[EntryKey]) -> bool {
@@ -129,7 +129,7 @@ impl Invalidator {
                 match item {
                     Invalidation::Message(message) => {
                         for key in decode_message(&message) {
-                            self.local.forget(&key).await;
+                            self.local.forget(&key);
                         }
                     }
                     Invalidation::Resync => self.local.forget_all(),

@@ -5,7 +5,6 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use moka::future::Cache as Moka;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use signpost_domain::{FilePath, Mac, PhoneSetting, SettingServerUrl, TenantId};
@@ -14,7 +13,7 @@ use signpost_store::registry::{
 };
 
 use super::device_routes::DeviceRoutes;
-use super::entries::{Cached, EntryKey, FileEntry, LocalEntries, ProfileEntry, TenantEntry};
+use super::entries::{Cached, EntryKey, FileEntry, Local, LocalEntries, ProfileEntry, TenantEntry};
 use super::file_lookups::FileLookups;
 use super::shared::SharedCache;
 
@@ -174,7 +173,7 @@ impl Resolver {
     /// boot storm of one office does not become a storm on the registry.
     async fn entry<K, T, F>(
         &self,
-        local: &Moka<K, Cached<T>>,
+        local: &Local<K, T>,
         key: K,
         // Built only on a miss: the hit path allocates nothing for it.
         entry_key: impl FnOnce() -> EntryKey,
@@ -215,7 +214,7 @@ impl Resolver {
     /// One entry through this process's memory only, with `load` behind it.
     async fn in_memory<K, T, F>(
         &self,
-        local: &Moka<K, Cached<T>>,
+        local: &Local<K, T>,
         key: K,
         load: F,
     ) -> RegistryResult<Cached<T>>
@@ -224,17 +223,17 @@ impl Resolver {
         T: Send + Sync + 'static,
         F: Future<Output = RegistryResult<Cached<T>>>,
     {
-        if let Some(hit) = local.get(&key).await {
+        if let Some(hit) = local.get(&key) {
             return Ok(hit);
         }
         let generation = self.local.generation();
         let loaded = local
-            .try_get_with(key.clone(), load)
+            .try_get_with(&key, |entry| self.local.lifetime(entry), load)
             .await
             .map_err(|err: Arc<RegistryError>| RegistryError::Unavailable(err.to_string()))?;
         if self.local.generation() != generation {
             // An invalidation ran while this was loading: what was loaded may predate it.
-            local.invalidate(&key).await;
+            local.invalidate(&key);
         }
         Ok(loaded)
     }

@@ -1,4 +1,4 @@
-//! The in-process rate limiter: one moka entry per bucket, each a few numbers behind a mutex.
+//! The in-process rate limiter: one entry per bucket, each a few numbers behind a mutex.
 //! It sits on every phone request, so a take on a known key allocates nothing and holds its
 //! lock only for the arithmetic. Each `MemoryRateLimiter` is its own "process": clones share
 //! buckets, separate instances share nothing.
@@ -8,10 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use moka::Expiry;
-use moka::future::Cache as MokaCache;
 
 use super::{BucketRule, Decision, MAX_WAIT, RateLimitError, RateLimiter};
+use crate::keyed::{Idle, KeyedState};
 
 /// How much longer than "refilled to full" an idle bucket is kept: forgetting it any earlier
 /// would hand out a full bucket that had not refilled yet.
@@ -19,7 +18,7 @@ const IDLE_MARGIN: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct MemoryRateLimiter {
-    buckets: MokaCache<String, Arc<Bucket>>,
+    buckets: Arc<KeyedState<String, Arc<Bucket>>>,
 }
 
 struct Bucket {
@@ -62,39 +61,11 @@ impl Bucket {
     }
 }
 
-/// Each bucket is dropped once it has been idle long enough to be full again; any take
-/// (peeks included) restarts the clock.
-struct UntilFull;
-
-impl Expiry<String, Arc<Bucket>> for UntilFull {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        bucket: &Arc<Bucket>,
-        _at: Instant,
-    ) -> Option<Duration> {
-        Some(bucket.idle)
-    }
-
-    fn expire_after_read(
-        &self,
-        _key: &String,
-        bucket: &Arc<Bucket>,
-        _at: Instant,
-        _remaining: Option<Duration>,
-        _modified: Instant,
-    ) -> Option<Duration> {
-        Some(bucket.idle)
-    }
-
-    fn expire_after_update(
-        &self,
-        _key: &String,
-        bucket: &Arc<Bucket>,
-        _at: Instant,
-        _remaining: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(bucket.idle)
+/// A bucket idle long enough to be full again can go: a new one starts full.
+impl Idle for Bucket {
+    fn is_idle(&self, now: Instant) -> bool {
+        let level = self.level.lock().unwrap_or_else(PoisonError::into_inner);
+        now.saturating_duration_since(level.at) >= self.idle
     }
 }
 
@@ -103,18 +74,16 @@ impl MemoryRateLimiter {
     /// which refills them: the bound protects memory, at the price of leniency under a flood
     /// of distinct keys.
     pub fn new(max_keys: u64) -> Self {
-        let buckets = MokaCache::builder()
-            .max_capacity(max_keys)
-            .expire_after(UntilFull)
-            .build();
-        Self { buckets }
+        Self {
+            buckets: Arc::new(KeyedState::new(max_keys)),
+        }
     }
 }
 
 impl fmt::Debug for MemoryRateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryRateLimiter")
-            .field("buckets", &self.buckets.entry_count())
+            .field("buckets", &self.buckets.len())
             .finish_non_exhaustive()
     }
 }
@@ -131,8 +100,7 @@ impl RateLimiter for MemoryRateLimiter {
         // Looked up by `&str`; the key is copied only when its bucket is created.
         let bucket = self
             .buckets
-            .get_with_by_ref(key, async { Arc::new(Bucket::full(rule, now)) })
-            .await;
+            .get_or_insert_with(key, || Arc::new(Bucket::full(rule, now)));
         Ok(bucket.take(rule, cost, now))
     }
 }
@@ -185,18 +153,17 @@ mod tests {
         for key in ["a", "b", "c", "d", "e"] {
             limiter.take(key, RULE, 1).await.unwrap();
         }
-        limiter.buckets.run_pending_tasks().await;
-        assert!(limiter.buckets.entry_count() <= 2);
-        // Full again after 100 ms, dropped a second later; the expiry timer is coarse.
-        let started = Instant::now();
-        while limiter.buckets.entry_count() > 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "buckets linger"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            limiter.buckets.run_pending_tasks().await;
-        }
+        assert!(
+            limiter.buckets.len() <= 2,
+            "{} buckets",
+            limiter.buckets.len()
+        );
+        let now = Instant::now();
+        // A bucket of 3 at 20/s is full after 150 ms; it is kept a second longer.
+        limiter.buckets.sweep(now + Duration::from_millis(500));
+        assert!(!limiter.buckets.is_empty(), "not full long enough yet");
+        limiter.buckets.sweep(now + Duration::from_secs(2));
+        assert!(limiter.buckets.is_empty(), "buckets linger");
     }
 
     #[test]
