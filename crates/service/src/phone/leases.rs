@@ -260,6 +260,54 @@ mod tests {
         assert!(two.is_none());
     }
 
+    /// Request leases as in [`rules`], and a miss bucket of `burst` refilled at as many a
+    /// second: leases of a tenth of it.
+    fn generous_misses(burst: u32) -> PhoneRateLimits {
+        PhoneRateLimits {
+            misses: BucketRule {
+                burst,
+                per_second: f64::from(burst),
+            },
+            ..rules(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_generous_miss_bucket_is_leased_rather_than_asked_per_miss() {
+        let shared = Counting::new(false);
+        let limits = SourceLimits::new(Some(generous_misses(100)), shared.clone());
+        assert!(limits.admit(source(1)).await.is_none());
+        let before = shared.calls.load(Ordering::Relaxed);
+        for _ in 0..25 {
+            limits.note_miss(source(1)).await;
+        }
+        // Leases of 10: three asks for 25 misses.
+        assert_eq!(shared.calls.load(Ordering::Relaxed) - before, 3);
+        assert!(limits.admit(source(1)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_source_is_refused_once_it_spent_the_last_leased_miss() {
+        let shared = Arc::new(MemoryRateLimiter::new(100));
+        let limits = SourceLimits::new(Some(generous_misses(20)), shared);
+        assert!(limits.admit(source(1)).await.is_none());
+        // Leases of 2: the tenth lease empties the shared bucket, and the source may still
+        // spend the miss it holds.
+        for miss in 1..20 {
+            limits.note_miss(source(1)).await;
+            assert!(
+                limits.admit(source(1)).await.is_none(),
+                "refused after miss {miss}"
+            );
+        }
+        limits.note_miss(source(1)).await;
+        assert!(limits.admit(source(1)).await.is_some());
+        assert!(
+            limits.admit(source(2)).await.is_none(),
+            "another source is not"
+        );
+    }
+
     #[tokio::test]
     async fn leases_come_from_local_buckets_while_the_shared_ones_fail() {
         let shared = Counting::new(true);

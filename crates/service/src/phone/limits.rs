@@ -18,13 +18,18 @@
 //! ever makes the limit stricter. A block another replica caused is seen here at the next
 //! lease (within [`LEASE_TTL`]) or at this replica's next miss. Leases of many new sources
 //! go to the shared limiter together ([`super::leases`]).
+//!
+//! Misses are leased the same way. With the default miss bucket (60, refilled at one a
+//! second) a lease is a single token, so every miss still asks the shared bucket; a
+//! generous one (an office of phones behind one address, a benchmark) no longer costs a
+//! round trip per unknown MAC.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use moka::future::Cache as Moka;
+use signpost_store::keyed::{Idle, KeyedState};
 use signpost_store::ratelimit::{BucketRule, Decision, RateLimiter, Take};
 
 use super::leases::{Buckets, LeaseAnswer, Leases};
@@ -48,6 +53,9 @@ const LEASE_TTL: Duration = Duration::from_secs(1);
 /// forgotten block is found again in the shared buckets).
 const SOURCE_IDLE: Duration = Duration::from_secs(120);
 
+/// This replica's view of one source address, shared by its concurrent requests.
+type Source = Arc<Mutex<SourceState>>;
+
 /// This replica's view of one source address.
 #[derive(Debug)]
 struct SourceState {
@@ -56,6 +64,12 @@ struct SourceState {
     lease_until: Instant,
     /// The shared buckets refused this source until then.
     blocked_until: Option<Instant>,
+    /// Tokens taken from the shared miss bucket and not spent yet, until `misses_until`.
+    misses_leased: u32,
+    misses_until: Instant,
+    /// The shared miss bucket was empty after the lease, and would let a take through
+    /// again after this long: once the lease is spent, the source is refused.
+    misses_after: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -63,7 +77,7 @@ pub struct SourceLimits {
     rules: Option<PhoneRateLimits>,
     buckets: Arc<Buckets>,
     leases: Option<Leases>,
-    sources: Moka<IpAddr, Arc<Mutex<SourceState>>>,
+    sources: Arc<KeyedState<IpAddr, Source>>,
 }
 
 impl fmt::Debug for SourceLimits {
@@ -82,17 +96,14 @@ impl SourceLimits {
             rules,
             leases: rules.map(|rules| Leases::new(rules, buckets.clone())),
             buckets,
-            sources: Moka::builder()
-                .max_capacity(LOCAL_ADDRESSES)
-                .time_to_idle(SOURCE_IDLE)
-                .build(),
+            sources: Arc::new(KeyedState::new(LOCAL_ADDRESSES)),
         }
     }
 
     /// Before a request is looked up: `Some(retry_after)` refuses it.
     pub async fn admit(&self, source: IpAddr) -> Option<Duration> {
         let rules = self.rules?;
-        let state = self.state(source).await;
+        let state = self.state(source);
         let now = Instant::now();
         {
             let mut local = lock(&state);
@@ -129,11 +140,13 @@ impl SourceLimits {
         local.leased = taken - 1;
         local.lease_until = now + LEASE_TTL;
         match misses {
-            Decision::Limited { retry_after } => {
+            // Misses this source leased earlier are its own: the shared bucket is empty
+            // because it holds them.
+            Decision::Limited { retry_after } if !local.holds_misses(now) => {
                 local.block(now, retry_after);
                 Some(retry_after)
             }
-            Decision::Allowed => None,
+            _ => None,
         }
     }
 
@@ -142,36 +155,49 @@ impl SourceLimits {
         let Some(rules) = self.rules else {
             return;
         };
+        let state = self.state(source);
+        if lock(&state).spend_miss(Instant::now()) {
+            return;
+        }
+        // Take a lease, then look whether that was the last: if so this source is refused
+        // once the lease is spent, hits included, without asking the shared buckets each
+        // time.
         let miss_key = key("miss", source);
-        // Take one, then look whether that was the last: if so this source is refused from
-        // its next request on, hits included, without asking the shared buckets each time.
+        let lease = lease_size(rules.misses);
         let miss = Take {
             key: &miss_key,
             rule: rules.misses,
-            cost: 1,
+            cost: lease,
         };
-        let [taken, left] = self.take_all([miss, Take { cost: 0, ..miss }]).await;
-        let decision = if taken == Decision::Allowed {
-            left
-        } else {
-            taken
-        };
-        if let Decision::Limited { retry_after } = decision {
-            let state = self.state(source).await;
-            lock(&state).block(Instant::now(), retry_after);
+        let [mut taken, mut left] = self.take_all([miss, Take { cost: 0, ..miss }]).await;
+        let mut got = lease;
+        if lease > 1 && matches!(taken, Decision::Limited { .. }) {
+            // Too few tokens left for a whole lease: this miss may still have one.
+            got = 1;
+            [taken, left] = self
+                .take_all([Take { cost: 1, ..miss }, Take { cost: 0, ..miss }])
+                .await;
+        }
+        let now = Instant::now();
+        let mut local = lock(&state);
+        match taken {
+            Decision::Limited { retry_after } => local.block(now, retry_after),
+            Decision::Allowed => local.lease_misses(now, got - 1, left),
         }
     }
 
-    async fn state(&self, source: IpAddr) -> Arc<Mutex<SourceState>> {
-        self.sources
-            .get_with(source, async {
-                Arc::new(Mutex::new(SourceState {
-                    leased: 0,
-                    lease_until: Instant::now(),
-                    blocked_until: None,
-                }))
-            })
-            .await
+    fn state(&self, source: IpAddr) -> Source {
+        self.sources.get_or_insert_with(&source, || {
+            let now = Instant::now();
+            Arc::new(Mutex::new(SourceState {
+                leased: 0,
+                lease_until: now,
+                blocked_until: None,
+                misses_leased: 0,
+                misses_until: now,
+                misses_after: None,
+            }))
+        })
     }
 
     /// Takes from the shared buckets in one round trip, or from the local ones while the
@@ -204,6 +230,55 @@ impl SourceState {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
         // Whatever was leased is not spent while blocked.
         self.leased = 0;
+        self.misses_leased = 0;
+        self.misses_after = None;
+    }
+
+    fn holds_misses(&self, now: Instant) -> bool {
+        self.misses_leased > 0 && self.misses_until > now
+    }
+
+    /// Spends a leased miss, if one is left; `false` when a new lease is needed.
+    fn spend_miss(&mut self, now: Instant) -> bool {
+        if !self.holds_misses(now) {
+            return false;
+        }
+        self.misses_leased -= 1;
+        self.refuse_once_out_of_misses(now);
+        true
+    }
+
+    /// After a miss took a lease: `left` is `count` more, and whether the shared bucket
+    /// had any beyond them.
+    fn lease_misses(&mut self, now: Instant, count: u32, left: Decision) {
+        self.misses_leased = count;
+        self.misses_until = now + LEASE_TTL;
+        self.misses_after = match left {
+            Decision::Limited { retry_after } => Some(retry_after),
+            Decision::Allowed => None,
+        };
+        self.refuse_once_out_of_misses(now);
+    }
+
+    /// The last leased miss spent, and the shared bucket empty: refused from now on.
+    fn refuse_once_out_of_misses(&mut self, now: Instant) {
+        if self.misses_leased == 0
+            && let Some(wait) = self.misses_after.take()
+        {
+            self.block(now, wait);
+        }
+    }
+}
+
+/// A source is forgotten once its lease and any block have run out and it has been quiet
+/// for [`SOURCE_IDLE`] more: what is left to remember is the same as a new source's.
+impl Idle for SourceState {
+    fn is_idle(&self, now: Instant) -> bool {
+        let quiet_since = self
+            .blocked_until
+            .map_or(self.lease_until, |until| until.max(self.lease_until))
+            .max(self.misses_until);
+        now.saturating_duration_since(quiet_since) >= SOURCE_IDLE
     }
 }
 
@@ -223,4 +298,33 @@ pub(super) fn lease_size(rule: BucketRule) -> u32 {
 
 pub(super) fn key(kind: &str, source: IpAddr) -> String {
     format!("{kind}:{source}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_idle_once_its_lease_and_block_are_long_over() {
+        let now = Instant::now();
+        let leased = SourceState {
+            leased: 5,
+            lease_until: now + LEASE_TTL,
+            blocked_until: None,
+            misses_leased: 0,
+            misses_until: now,
+            misses_after: None,
+        };
+        assert!(!leased.is_idle(now + SOURCE_IDLE));
+        assert!(leased.is_idle(now + LEASE_TTL + SOURCE_IDLE));
+        let blocked = SourceState {
+            blocked_until: Some(now + Duration::from_secs(600)),
+            ..leased
+        };
+        assert!(
+            !blocked.is_idle(now + LEASE_TTL + SOURCE_IDLE),
+            "still blocked"
+        );
+        assert!(blocked.is_idle(now + Duration::from_secs(600) + SOURCE_IDLE));
+    }
 }
