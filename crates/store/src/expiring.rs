@@ -57,15 +57,8 @@ where
     /// Holds about `capacity` entries at most. Nothing is allocated up front, so a large
     /// bound costs nothing until it is used.
     pub fn new(capacity: u64) -> Self {
-        let capacity = capacity.max(1);
         Self {
-            entries: quick_cache::sync::Cache::with(
-                usize::try_from(capacity).unwrap_or(usize::MAX),
-                capacity,
-                Default::default(),
-                Default::default(),
-                Default::default(),
-            ),
+            entries: bounded(capacity),
             loads: Mutex::new(HashMap::new()),
         }
     }
@@ -166,6 +159,19 @@ where
             return outcome;
         }
     }
+}
+
+/// A quick_cache of about `capacity` entries (at least one). Its tables grow as entries
+/// arrive: nothing is allocated up front, so a large bound costs nothing until it is used.
+pub(crate) fn bounded<K: Hash + Eq, V: Clone>(capacity: u64) -> quick_cache::sync::Cache<K, V> {
+    let capacity = capacity.max(1);
+    quick_cache::sync::Cache::with(
+        usize::try_from(capacity).unwrap_or(usize::MAX),
+        capacity,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    )
 }
 
 enum Role<V, E> {

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use quick_cache::Equivalent;
 
+use crate::expiring::bounded;
+
 /// How often idle state is looked for. A sweep visits every entry, under one shard's lock
 /// at a time: a few milliseconds for a hundred thousand addresses after a boot storm.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -64,15 +66,8 @@ where
 {
     /// Keeps about `capacity` keys at most; nothing is allocated up front.
     pub fn new(capacity: u64) -> Self {
-        let capacity = capacity.max(1);
         Self {
-            entries: quick_cache::sync::Cache::with(
-                usize::try_from(capacity).unwrap_or(usize::MAX),
-                capacity,
-                Default::default(),
-                Default::default(),
-                Default::default(),
-            ),
+            entries: bounded(capacity),
             epoch: Instant::now(),
             next_sweep: AtomicU64::new(millis(SWEEP_EVERY)),
         }
