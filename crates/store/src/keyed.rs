@@ -36,6 +36,10 @@ impl<T: Idle + ?Sized> Idle for Arc<T> {
 
 /// Locked state is idle when the state is. The lock is held for the look only; a poisoned
 /// one still holds whole values (state here is written in single steps).
+///
+/// A sweep takes these locks while it holds a shard of the table, so a caller must never
+/// look a key up in the table while it holds one of them: the two could wait for each
+/// other. Take the state out of the table first, then lock it.
 impl<T: Idle> Idle for Mutex<T> {
     fn is_idle(&self, now: Instant) -> bool {
         self.lock()
