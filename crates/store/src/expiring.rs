@@ -248,19 +248,31 @@ mod tests {
         assert!(cache.len() <= 1_100, "{} entries", cache.len());
     }
 
-    #[tokio::test]
-    async fn concurrent_misses_share_one_load_and_its_value() {
-        let cache = cache(10);
+    type Answer = Result<Option<Arc<String>>, Arc<String>>;
+
+    /// Fifty callers miss key 7 at once, each with a slow load giving `outcome`: their
+    /// answers, and how many loads ran.
+    async fn fifty_misses(
+        cache: &ExpiringCache<u32, Option<Arc<String>>, String>,
+        outcome: Result<Option<Arc<String>>, String>,
+    ) -> (Vec<Answer>, usize) {
         let loads = AtomicUsize::new(0);
         let answers = join_all((0..50).map(|_| {
             cache.try_get_with(&7, |_| LONG, async {
                 loads.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                Ok(value("seven"))
+                outcome.clone()
             })
         }))
         .await;
-        assert_eq!(loads.load(Ordering::Relaxed), 1);
+        (answers, loads.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_load_and_its_value() {
+        let cache = cache(10);
+        let (answers, loads) = fifty_misses(&cache, Ok(value("seven"))).await;
+        assert_eq!(loads, 1);
         assert!(
             answers
                 .iter()
@@ -273,16 +285,8 @@ mod tests {
     #[tokio::test]
     async fn concurrent_misses_share_a_failure_and_the_next_miss_loads_again() {
         let cache = cache(10);
-        let loads = AtomicUsize::new(0);
-        let answers = join_all((0..50).map(|_| {
-            cache.try_get_with(&7, |_| LONG, async {
-                loads.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                Err::<Option<Arc<String>>, _>("registry down".to_owned())
-            })
-        }))
-        .await;
-        assert_eq!(loads.load(Ordering::Relaxed), 1, "one load failed for all");
+        let (answers, loads) = fifty_misses(&cache, Err("registry down".to_owned())).await;
+        assert_eq!(loads, 1, "one load failed for all");
         assert!(
             answers
                 .iter()
