@@ -8,6 +8,7 @@
 //! files every booting phone asks for (the shared settings template, the firmware file) cost
 //! no registry query.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,6 +21,50 @@ use signpost_store::expiring::ExpiringCache;
 use signpost_store::registry::{
     DeviceRoute, FileRecord, Profile, RegistryError, Tenant, TenantStatus,
 };
+
+use super::sightings::NotedUntil;
+
+/// A device's share of a resolution, with its sighting bookkeeping beside it.
+///
+/// Every request of a registered phone reads this entry anyway, so keeping "not to be
+/// noted before" here spares the request a lookup in the sighting log's table: a miss in
+/// memory at every request, since the table holds every phone seen lately. The log stays
+/// the authority; this is its answer, remembered.
+#[derive(Debug)]
+pub struct DeviceEntry {
+    route: DeviceRoute,
+    pub noted_until: NotedUntil,
+}
+
+impl From<DeviceRoute> for DeviceEntry {
+    fn from(route: DeviceRoute) -> Self {
+        Self {
+            route,
+            noted_until: NotedUntil::default(),
+        }
+    }
+}
+
+impl Deref for DeviceEntry {
+    type Target = DeviceRoute;
+
+    fn deref(&self) -> &DeviceRoute {
+        &self.route
+    }
+}
+
+/// In the shared cache a device entry is its route alone, as before the bookkeeping.
+impl Serialize for DeviceEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.route.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DeviceRoute::deserialize(deserializer).map(Self::from)
+    }
+}
 
 /// A profile's share of a resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +242,7 @@ pub type Local<K, T> = ExpiringCache<K, Cached<T>, RegistryError>;
 /// invalidation listener.
 #[derive(Debug)]
 pub struct LocalEntries {
-    pub devices: Local<Mac, DeviceRoute>,
+    pub devices: Local<Mac, DeviceEntry>,
     pub profiles: Local<(TenantId, ProfileId), ProfileEntry>,
     pub tenants: Local<TenantId, TenantEntry>,
     pub files: Local<(TenantId, FilePath), FileEntry>,
@@ -278,6 +323,21 @@ mod tests {
             "dev:000413AABBCC\nprof:acme:desk\nten:acme\nfile:acme:fw/a:b.bin\n"
         );
         assert_eq!(decode_message(&message).collect::<Vec<_>>(), keys);
+    }
+
+    #[test]
+    fn a_device_entry_is_shared_as_its_route_alone() {
+        let route = DeviceRoute {
+            tenant: "acme".parse().unwrap(),
+            profile: Some("desk".parse().unwrap()),
+            setting_server: None,
+        };
+        let entry = Some(Arc::new(DeviceEntry::from(route.clone())));
+        let json = serde_json::to_string(&entry).unwrap();
+        // Replicas of the previous version read and write the same value.
+        assert_eq!(json, serde_json::to_string(&Some(&route)).unwrap());
+        let back: Cached<DeviceEntry> = serde_json::from_str(&json).unwrap();
+        assert_eq!(**back.unwrap(), route);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use entries::LocalEntries;
 use limits::SourceLimits;
 use resolver::Resolver;
 use shared::SharedCache;
-use sightings::SightingLog;
+use sightings::{NotedUntil, SightingLog};
 
 /// A phone's request, as the HTTP layer parsed it.
 #[derive(Debug, Clone, Copy)]
@@ -208,8 +208,8 @@ impl PhoneRedirects {
                 return PhoneAnswer::Unavailable;
             }
         };
-        if lookup.device.is_some() {
-            self.note_sighting(mac, &request, agent);
+        if let Some(device) = &lookup.device {
+            self.note_sighting(mac, &device.noted_until, &request, agent);
         }
         match lookup.redirect {
             Some(redirect) => {
@@ -240,8 +240,14 @@ impl PhoneRedirects {
         format!("{public_base}/p/{}/{token}/", redirect.tenant())
     }
 
-    fn note_sighting(&self, mac: Mac, request: &PhoneRequest<'_>, agent: Option<UserAgentInfo>) {
-        self.sightings.note(mac, || {
+    fn note_sighting(
+        &self,
+        mac: Mac,
+        memo: &NotedUntil,
+        request: &PhoneRequest<'_>,
+        agent: Option<UserAgentInfo>,
+    ) {
+        self.sightings.note(mac, memo, || {
             let agent = agent.or_else(|| request.user_agent.and_then(parse_user_agent));
             let (phone_type, firmware_version) =
                 agent.map_or((None, None), |a| (Some(a.phone_type), a.firmware_version));

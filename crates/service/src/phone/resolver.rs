@@ -9,11 +9,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use signpost_domain::{FilePath, Mac, PhoneSetting, SettingServerUrl, TenantId};
 use signpost_store::registry::{
-    DeviceRepo, DeviceRoute, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
+    DeviceRepo, ProfileRepo, RegistryError, RegistryResult, TenantRepo,
 };
 
 use super::device_routes::DeviceRoutes;
-use super::entries::{Cached, EntryKey, FileEntry, Local, LocalEntries, ProfileEntry, TenantEntry};
+use super::entries::{
+    Cached, DeviceEntry, EntryKey, FileEntry, Local, LocalEntries, ProfileEntry, TenantEntry,
+};
 use super::file_lookups::FileLookups;
 use super::shared::SharedCache;
 
@@ -21,14 +23,14 @@ use super::shared::SharedCache;
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
     /// The device, when the MAC is registered (whether or not it is redirected).
-    pub device: Cached<DeviceRoute>,
+    pub device: Cached<DeviceEntry>,
     pub redirect: Option<Redirect>,
 }
 
 /// Where a registered, redirected phone is sent, and what else it is told.
 #[derive(Debug, Clone)]
 pub struct Redirect {
-    device: Arc<DeviceRoute>,
+    device: Arc<DeviceEntry>,
     profile: Cached<ProfileEntry>,
     tenant: Arc<TenantEntry>,
 }
@@ -118,9 +120,9 @@ impl Resolver {
 
     /// A MAC's device entry alone, through the tiers: what a hosted-file request checks its
     /// token against, without the tenant and profile entries a redirect needs.
-    pub async fn device(&self, mac: Mac) -> RegistryResult<Cached<DeviceRoute>> {
+    pub async fn device(&self, mac: Mac) -> RegistryResult<Cached<DeviceEntry>> {
         self.entry(&self.local.devices, mac, || EntryKey::Device(mac), async {
-            self.routes.get(mac).await
+            Ok(self.routes.get(mac).await?.map(DeviceEntry::from))
         })
         .await
     }

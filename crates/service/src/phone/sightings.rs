@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,11 @@ const MAX_PENDING: usize = 50_000;
 /// wait until expired ones are pruned (a dozen bytes and a little for each: a million is a
 /// few tens of MiB at most).
 const MAX_NOTED: usize = 1_000_000;
+
+/// When a MAC may next be noted, on the log's clock, as the log last answered for it; kept
+/// with the MAC's device entry. Zero (the start) until the log has answered.
+#[derive(Debug, Default)]
+pub struct NotedUntil(AtomicU32);
 
 #[derive(Debug)]
 pub struct SightingLog {
@@ -84,21 +89,39 @@ impl SightingLog {
     }
 
     /// Notes a sighting unless this MAC was noted less than its interval ago; `sighting` is
-    /// only called (and allocates) when it will be kept.
-    pub fn note(&self, mac: Mac, sighting: impl FnOnce() -> Sighting) {
-        self.note_at(self.now(), mac, sighting);
+    /// only called (and allocates) when it will be kept. `memo` is kept with the MAC's
+    /// device entry: while it says the MAC is not due, the log is not asked.
+    pub fn note(&self, mac: Mac, memo: &NotedUntil, sighting: impl FnOnce() -> Sighting) {
+        self.note_remembered(self.now(), mac, memo, sighting);
     }
 
-    fn note_at(&self, now: u32, mac: Mac, sighting: impl FnOnce() -> Sighting) {
+    fn note_remembered(
+        &self,
+        now: u32,
+        mac: Mac,
+        memo: &NotedUntil,
+        sighting: impl FnOnce() -> Sighting,
+    ) {
+        if now < memo.0.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(due) = self.note_at(now, mac, sighting) {
+            memo.0.store(due, Ordering::Relaxed);
+        }
+    }
+
+    /// When the MAC may be noted next, whether it was noted now or earlier; `None` when it
+    /// was dropped (too much pending), so that it is offered again.
+    fn note_at(&self, now: u32, mac: Mac, sighting: impl FnOnce() -> Sighting) -> Option<u32> {
         let mut log = self.state.lock().expect("poisoned");
         let known = match log.next_due.get(&mac) {
-            Some(due) if now < *due => return,
+            Some(due) if now < *due => return Some(*due),
             Some(_) => true,
             None => false,
         };
         if log.pending.len() >= MAX_PENDING || (!known && log.next_due.len() >= MAX_NOTED) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         }
         let due = self.due_after(mac, now);
         log.next_due.insert(mac, due);
@@ -106,6 +129,7 @@ impl SightingLog {
         if log.pending.len() == FLUSH_AT {
             self.full.notify_one();
         }
+        Some(due)
     }
 
     /// The pending sightings. Once an interval, MACs that are due again are forgotten, so
@@ -209,6 +233,47 @@ mod tests {
         log.note_at(due - 1, mac, || panic!("not due yet"));
         log.note_at(due, mac, || sighting(mac, "192.0.2.2"));
         assert_eq!(log.take(due)[0].source_address, "192.0.2.2");
+    }
+
+    #[test]
+    fn a_device_entry_remembers_when_its_mac_is_due() {
+        let log = SightingLog::new(Duration::from_secs(60));
+        let mac = mac(1);
+        let memo = NotedUntil::default();
+        log.note_remembered(0, mac, &memo, || sighting(mac, "192.0.2.1"));
+        let due = log.due_after(mac, 0);
+        assert_eq!(memo.0.load(Ordering::Relaxed), due);
+        assert_eq!(log.take(0).len(), 1);
+        // A fresh entry for the same MAC (reloaded after an invalidation) asks the log,
+        // which still knows the MAC is not due, and remembers that answer.
+        let reloaded = NotedUntil::default();
+        log.note_remembered(1, mac, &reloaded, || {
+            panic!("noted less than an interval ago")
+        });
+        assert_eq!(reloaded.0.load(Ordering::Relaxed), due);
+        // While an entry's memo says "not due", the log is not even asked.
+        log.state.lock().unwrap().next_due.clear();
+        log.note_remembered(due - 1, mac, &memo, || panic!("the memo answers"));
+        assert!(log.take(due - 1).is_empty());
+        // Once due, the MAC is noted again and the memo moves on.
+        log.note_remembered(due, mac, &memo, || sighting(mac, "192.0.2.2"));
+        assert_eq!(log.take(due)[0].source_address, "192.0.2.2");
+        assert_eq!(memo.0.load(Ordering::Relaxed), log.due_after(mac, due));
+    }
+
+    #[test]
+    fn a_dropped_sighting_is_offered_again() {
+        let log = SightingLog::new(Duration::from_secs(60));
+        for n in 0..MAX_PENDING as u32 {
+            log.note_at(0, mac(n), || sighting(mac(n), "x"));
+        }
+        let late = mac(MAX_PENDING as u32);
+        let memo = NotedUntil::default();
+        log.note_remembered(0, late, &memo, || sighting(late, "x"));
+        assert_eq!(memo.0.load(Ordering::Relaxed), 0, "not remembered as noted");
+        assert_eq!(log.take(0).len(), MAX_PENDING);
+        log.note_remembered(0, late, &memo, || sighting(late, "y"));
+        assert_eq!(log.take(0)[0].source_address, "y");
     }
 
     #[test]
