@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+/// How a borrowed key is matched against stored ones (see [`ExpiringCache::get`]).
+pub use quick_cache::Equivalent;
+
 /// What callers waiting on a load receive: `None` until the load ends.
 type Outcome<V, E> = Option<Result<V, Arc<E>>>;
 
@@ -63,8 +66,12 @@ where
         }
     }
 
-    /// The value stored under `key`, unless it has expired.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The value stored under `key`, unless it has expired. `key` may be a borrowed form
+    /// of `K` (hashing as `K` does), so that a lookup allocates no key of its own.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
         self.entries
             .get(key)
             .filter(|stamped| stamped.expires > Instant::now())

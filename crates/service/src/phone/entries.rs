@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use signpost_domain::{
     FilePath, Mac, PhoneSetting, ProfileId, SettingServerUrl, TenantId, Timestamp,
 };
-use signpost_store::expiring::ExpiringCache;
+use signpost_store::expiring::{Equivalent, ExpiringCache};
 use signpost_store::registry::{
     DeviceRoute, FileRecord, Profile, RegistryError, Tenant, TenantStatus,
 };
@@ -235,6 +235,17 @@ impl Lifetimes {
     }
 }
 
+/// A two-part key (a profile's, a file's), borrowed: it hashes and compares as the pair
+/// `(A, B)`, so a cached entry is found without copying either part.
+#[derive(Debug, Hash)]
+pub struct PairRef<'a, A, B>(pub &'a A, pub &'a B);
+
+impl<A: PartialEq, B: PartialEq> Equivalent<(A, B)> for PairRef<'_, A, B> {
+    fn equivalent(&self, key: &(A, B)) -> bool {
+        *self.0 == key.0 && *self.1 == key.1
+    }
+}
+
 /// One kind of entry in this process's memory; a failed load is the registry's error.
 pub type Local<K, T> = ExpiringCache<K, Cached<T>, RegistryError>;
 
@@ -338,6 +349,32 @@ mod tests {
         assert_eq!(json, serde_json::to_string(&Some(&route)).unwrap());
         let back: Cached<DeviceEntry> = serde_json::from_str(&json).unwrap();
         assert_eq!(**back.unwrap(), route);
+    }
+
+    #[test]
+    fn a_borrowed_pair_finds_the_entry() {
+        let local = LocalEntries::new(
+            1_000,
+            CacheTtl {
+                positive: Duration::from_secs(60),
+                negative: Duration::from_secs(10),
+            },
+        );
+        let (tenant, profile): (TenantId, ProfileId) =
+            ("acme".parse().unwrap(), "desk".parse().unwrap());
+        let entry = Some(Arc::new(ProfileEntry {
+            setting_server: "https://prov.example.com/".parse().unwrap(),
+            extra_settings: Vec::new(),
+        }));
+        local.profiles.insert(
+            (tenant.clone(), profile.clone()),
+            entry.clone(),
+            Duration::from_secs(60),
+        );
+        let found = local.profiles.get(&PairRef(&tenant, &profile));
+        assert_eq!(found, Some(entry));
+        let other: ProfileId = "lobby".parse().unwrap();
+        assert_eq!(local.profiles.get(&PairRef(&tenant, &other)), None);
     }
 
     #[test]
