@@ -300,9 +300,8 @@ impl Resolver {
         T: Send + Sync + 'static,
         F: Future<Output = RegistryResult<Cached<T>>>,
     {
-        if let Some(hit) = local.get(&key) {
-            return Ok(hit);
-        }
+        // Callers have looked in memory already (`memory_first`, `lookup_in_memory`); an
+        // entry that arrived since is still found by `try_get_with` before it loads.
         let generation = self.local.generation();
         let loaded = local
             .try_get_with(&key, |entry| self.local.lifetime(entry), load)
