@@ -94,11 +94,18 @@ impl Fields<'_, '_> {
         if self.result.is_err() {
             return;
         }
-        self.result = if field.name() == "message" {
-            write!(self.writer, " {value}")
-        } else {
-            write!(self.writer, " {}={value}", field.name())
-        };
+        // The separator and the name go out as plain strings: through `write!` each field
+        // took another round of the formatting machinery, at every line.
+        self.result = self.writer.write_char(' ').and_then(|()| {
+            if field.name() != "message" {
+                self.writer.write_str(field.name())?;
+                self.writer.write_char('=')?;
+            }
+            match value.as_str() {
+                Some(text) => self.writer.write_str(text),
+                None => self.writer.write_fmt(value),
+            }
+        });
     }
 }
 
