@@ -73,7 +73,7 @@ pub const KEYS: &[(&str, Kind, &str)] = &[
     (
         "worker_threads",
         Kind::Integer,
-        "threads running requests and background work, 1..=1024 (default: one per CPU)",
+        "threads serving connections, a runtime each, 1..=1024 (default: one per CPU)",
     ),
     (
         "max_body_bytes",
@@ -134,7 +134,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest API request body; larger ones get 413 `body_too_large`.
     pub max_body_bytes: usize,
-    /// `None`: tokio's default, one per CPU (or `TOKIO_WORKER_THREADS`).
+    /// Workers serving connections (serve/workers.rs). `None`: one per CPU.
     pub worker_threads: Option<usize>,
     pub registry: RegistryBackend,
     pub blobs: BlobBackend,

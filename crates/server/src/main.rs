@@ -17,6 +17,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Workers of the main runtime: commands, and the server's background work.
+const BACKGROUND_WORKERS: usize = 2;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
@@ -30,21 +33,22 @@ fn main() -> ExitCode {
     // One TLS crypto provider for every client and server in the process (HTTPS, rediss://,
     // PostgreSQL over TLS), whichever features the dependency tree happens to enable.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = config.worker_threads {
-        builder.worker_threads(threads);
-    }
-    let runtime = match builder.enable_all().build() {
+    // Connections are served by the workers' own runtimes (serve/workers.rs); this one runs
+    // commands and the server's background work, which two workers keep up with.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(BACKGROUND_WORKERS)
+        .thread_name("background")
+        .enable_all()
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("signpost: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // The command runs on one of the runtime's workers rather than on this thread: a task a
-    // worker spawns (each connection the server accepts) starts in that worker's own queue,
-    // while one spawned from outside the pool goes through the shared queue and wakes a
-    // worker, a thread switch per connection (five per booting phone).
+    // The command runs as a task on the runtime's workers rather than on this thread: what
+    // it spawns starts in a worker's own queue, and a panic in it ends as an error here.
     let outcome = runtime.block_on(async {
         tokio::spawn(cli::run(cli.command, config))
             .await

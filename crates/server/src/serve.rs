@@ -1,7 +1,9 @@
+use std::sync::Arc;
 use std::time::Duration;
 
+use poem::EndpointExt;
+
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -9,6 +11,7 @@ use crate::wiring;
 
 mod connections;
 mod tls;
+mod workers;
 
 /// How often blobs that no file refers to are looked for, and how long after the start
 /// the first time.
@@ -47,23 +50,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .transpose()?
         .map(TlsAcceptor::from);
     let cannot_serve = || format!("cannot serve on {}", config.listen);
+    let workers = config.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     // Bound here, so that a taken port fails the start before it is announced.
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(cannot_serve)?;
+    let listeners = workers::Listeners::bind(config.listen, workers).with_context(cannot_serve)?;
     tracing::info!(
-        listen = %config.listen,
+        listen = %listeners.local_addr().with_context(cannot_serve)?,
+        workers,
         tls = tls.is_some(),
         registry = backends.registry.name,
         blobs = backends.blobs.0,
         cache = backends.cache.0,
         "signpost is serving"
     );
-    let app = signpost_api::app(state, config.max_body_bytes);
-    let served = connections::serve(listener, tls, app, shutdown_signal(), TIMEOUTS).await;
+    let app = Arc::new(signpost_api::app(state, config.max_body_bytes).map_to_response());
+    let (workers, served) = workers::serve(listeners, tls, app, shutdown_signal(), TIMEOUTS).await;
     served.with_context(cannot_serve)?;
     // Last-seen noted since the last flush would otherwise be lost.
     phone.flush_sightings().await;
+    workers.release().await;
     for task in background {
         task.abort();
     }

@@ -30,7 +30,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulConnection;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Request, Response};
+use poem::{Addr, Endpoint, Request, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -64,15 +64,13 @@ pub struct Timeouts {
 pub async fn serve<E>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: E,
+    app: Arc<E>,
     stop: impl Future<Output = ()>,
     timeouts: Timeouts,
 ) -> io::Result<()>
 where
-    E: IntoEndpoint,
-    E::Endpoint: 'static,
+    E: Endpoint<Output = Response> + 'static,
 {
-    let app = Arc::new(app.into_endpoint().map_to_response());
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
     let connections = TaskTracker::new();
     let stopping = Stopping::default();

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use poem::Route;
 use poem::endpoint::make;
+use poem::{EndpointExt, Route};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -91,7 +91,7 @@ async fn start_with(timeouts: Timeouts, tls: Option<TlsAcceptor>) -> Running {
     let served = tokio::spawn(serve(
         listener,
         tls,
-        app,
+        Arc::new(app.map_to_response()),
         async move {
             let _ = stopped.await;
         },
