@@ -17,10 +17,28 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How long mimalloc keeps memory freed to it before handing it back to the system. Its
+/// version 3 waits 1 s (and ten times that for its arenas): a PostgreSQL server then still
+/// held, under load, the memory a bulk registration of a million devices had used (RSS
+/// 188 MiB, against 125 MiB with 100 ms). 100 ms keeps most of that, at a cost on the
+/// phone path within the noise of these machines; 10 ms, version 2's default, cost 2-5% more
+/// CPU a request (BENCHMARKS.md, fifteenth round).
+const ALLOCATOR_PURGE_DELAY_MS: std::ffi::c_long = 100;
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the Rust bindings lack it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+#[allow(unsafe_code)]
+fn set_allocator_purge_delay() {
+    // SAFETY: an integer option; mi_option_set is not thread-safe, and main calls this
+    // first, before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) };
+}
+
 /// Workers of the main runtime: commands, and the server's background work.
 const BACKGROUND_WORKERS: usize = 2;
 
 fn main() -> ExitCode {
+    set_allocator_purge_delay();
     let cli = cli::Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,
