@@ -1,9 +1,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::EndpointExt;
-
 use anyhow::Context;
+use poem::EndpointExt;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -50,14 +49,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .transpose()?
         .map(TlsAcceptor::from);
     let cannot_serve = || format!("cannot serve on {}", config.listen);
-    let workers = config.worker_threads.unwrap_or_else(|| {
+    let worker_count = config.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     // Bound here, so that a taken port fails the start before it is announced.
-    let listeners = workers::Listeners::bind(config.listen, workers).with_context(cannot_serve)?;
+    let listeners =
+        workers::Listeners::bind(config.listen, worker_count).with_context(cannot_serve)?;
     tracing::info!(
         listen = %listeners.local_addr().with_context(cannot_serve)?,
-        workers,
+        workers = worker_count,
         tls = tls.is_some(),
         registry = backends.registry.name,
         blobs = backends.blobs.0,

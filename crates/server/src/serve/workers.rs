@@ -89,15 +89,23 @@ pub struct Workers {
 impl Workers {
     /// Lets the workers' runtimes end (dropping what is still spawned on them) and waits for
     /// their threads.
-    pub async fn release(self) {
+    pub async fn release(mut self) {
         self.release.cancel();
-        let threads = self.threads;
+        let threads = std::mem::take(&mut self.threads);
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
                 let _ = thread.join();
             }
         })
         .await;
+    }
+}
+
+impl Drop for Workers {
+    /// Not released (the server is leaving on an error): the threads end with the process,
+    /// their runtimes let go rather than left waiting.
+    fn drop(&mut self) {
+        self.release.cancel();
     }
 }
 
