@@ -1051,7 +1051,7 @@ def settings_line(args) -> str:
             f"php and htm paths in turn; boot storm {args.phones:,} phones, "
             f"{args.storm_concurrency} at once; generator threads {args.loadgen_threads}, "
             f"niceness {args.loadgen_nice}; "
-            f"Signpost lanes (worker_threads) {args.worker_threads or 'one per CPU'}; "
+            f"Signpost workers (worker_threads) {args.worker_threads or 'one per CPU'}; "
             "Signpost phone rate limits on, raised to 1,000,000")
 
 
