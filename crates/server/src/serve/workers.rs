@@ -46,7 +46,7 @@ impl Listeners {
         let addr = claim(addr)?;
         let sockets = (0..workers.max(1))
             .map(|_| {
-                let socket = worker_socket(addr)?;
+                let socket = socket_for(addr, true)?;
                 socket.bind(addr)?;
                 socket.listen(BACKLOG)?.into_std()
             })
@@ -62,13 +62,13 @@ impl Listeners {
 /// Checks that nobody listens on `addr` with a socket bound the ordinary way (which also
 /// turns port 0 into a real one), then lets it go for the workers to bind.
 fn claim(addr: SocketAddr) -> io::Result<SocketAddr> {
-    let probe = worker_socket(addr)?;
-    probe.set_reuseport(false)?;
+    let probe = socket_for(addr, false)?;
     probe.bind(addr)?;
     probe.local_addr()
 }
 
-fn worker_socket(addr: SocketAddr) -> io::Result<TcpSocket> {
+/// A socket for `addr`; `shared`: one of the workers' group on one port.
+fn socket_for(addr: SocketAddr, shared: bool) -> io::Result<TcpSocket> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -76,7 +76,7 @@ fn worker_socket(addr: SocketAddr) -> io::Result<TcpSocket> {
     // As std's and tokio's own listeners do: a restart need not wait for the last
     // connections' TIME_WAIT.
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
+    socket.set_reuseport(shared)?;
     Ok(socket)
 }
 
