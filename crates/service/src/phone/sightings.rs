@@ -189,11 +189,11 @@ impl SightingLog {
     /// forgotten, so the bookkeeping holds only phones seen lately. Only constant-time work
     /// is done under the lock: the tables taken out are read and freed after it.
     fn take(&self, now: u32) -> Vec<Sighting> {
-        let (pending, _forgotten) = {
-            let mut log = self.state.lock().expect("poisoned");
-            let forgotten = log.next_due.turn(now, self.interval_secs);
-            (std::mem::take(&mut log.pending), forgotten)
-        };
+        let mut log = self.state.lock().expect("poisoned");
+        let forgotten = log.next_due.turn(now, self.interval_secs);
+        let pending = std::mem::take(&mut log.pending);
+        drop(log);
+        drop(forgotten);
         pending.into_values().collect()
     }
 
